@@ -1,0 +1,92 @@
+"""Entry point of the ``landmarkgait`` command: builds the parser tree and dispatches.
+
+It only wires subcommand modules together, sets up logging and turns user errors into
+one-line messages; every subcommand lives in ``pipelines.commands``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from pipelines.errors import USER_ERRORS
+
+log = logging.getLogger("landmarkgait")
+
+# Modules adding subcommands under ``landmarkgait data ...``.
+DATA_COMMAND_MODULES = ("pipelines.commands.data_commands", "pipelines.commands.synth_commands")
+# Modules adding top-level subcommands.
+TOP_COMMAND_MODULES = (
+    "pipelines.commands.baseline_commands",
+    "pipelines.commands.train_commands",
+    "pipelines.commands.sweep_commands",
+)
+
+
+def _register(module_names: Sequence[str], subparsers: argparse._SubParsersAction) -> None:
+    for name in module_names:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name == name:  # the module is not written yet; its commands are absent
+                continue
+            raise
+        module.register(subparsers)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="landmarkgait",
+        description=(
+            "Train, sweep and evaluate LandmarkGait (silhouette -> landmarks -> parsing -> recognition) "
+            "as Ray Train jobs tracked in MLflow, on Parquet silhouette datasets."
+        ),
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    data_parser = commands.add_parser(
+        "data",
+        help="create, convert, inspect and validate Parquet silhouette datasets",
+        description="Create, convert, inspect and validate Parquet silhouette datasets.",
+    )
+    data_commands = data_parser.add_subparsers(title="data commands", metavar="DATA_COMMAND")
+    data_parser.set_defaults(handler=lambda _args: _print_help(data_parser))
+    _register(DATA_COMMAND_MODULES, data_commands)
+    _register(TOP_COMMAND_MODULES, commands)
+    parser.set_defaults(handler=lambda _args: _print_help(parser))
+    return parser
+
+
+def _print_help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.verbose)
+    try:
+        return int(args.handler(args) or 0)
+    except USER_ERRORS as error:
+        print(f"landmarkgait: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("landmarkgait: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
