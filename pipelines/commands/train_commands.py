@@ -1,0 +1,140 @@
+"""``landmarkgait run`` / ``train`` / ``evaluate``: parse options, call ``pipelines.driver``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING
+
+from pipelines.config import STAGES, PipelineConfig, load_config
+
+if TYPE_CHECKING:
+    pass
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="pipeline config YAML (see ray_configs/)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY.PATH=VALUE",
+        help="override a config key (value parsed as YAML; repeatable), e.g. --set model.num_landmark=30",
+    )
+    parser.add_argument(
+        "--tracking-uri", help="MLflow tracking URI (default: config, then a local sqlite store)"
+    )
+    parser.add_argument("--experiment", help="MLflow experiment name (default: tracking.experiment)")
+    parser.add_argument(
+        "--ray-address", help="join this Ray cluster (default: RAY_ADDRESS, else a local Ray on 127.0.0.1)"
+    )
+
+
+def load_with_options(args: argparse.Namespace) -> PipelineConfig:
+    overrides = list(args.overrides)
+    if args.tracking_uri:
+        overrides.append(f"tracking.tracking_uri={args.tracking_uri}")
+    if args.experiment:
+        overrides.append(f"tracking.experiment={args.experiment}")
+    return load_config(args.config, overrides)
+
+
+def print_outcome(outcome, as_json: bool = False) -> None:
+    if as_json:
+        json.dump(
+            {
+                "pipeline_run_id": outcome.pipeline_run_id,
+                "stage_runs": outcome.stage_runs,
+                "reused": outcome.reused,
+                "evaluation": outcome.evaluation,
+            },
+            sys.stdout,
+            indent=2,
+            sort_keys=True,
+        )
+        print()
+        return
+    for stage, run_id in outcome.stage_runs.items():
+        reused = " (reused)" if stage in outcome.reused else ""
+        print(f"{stage:12s} MLflow run {run_id}{reused}")
+    if outcome.rank1_table:
+        print(outcome.rank1_table)
+    print(f"Compare runs in the MLflow UI: {outcome.ui_command}")
+
+
+def handle_run(args: argparse.Namespace) -> int:
+    from pipelines.driver import run_pipeline
+    from pipelines.ray_runtime import ray_session
+
+    config = load_with_options(args)
+    with ray_session(args.ray_address):
+        outcome = run_pipeline(config, force=args.force)
+    print_outcome(outcome, args.json)
+    return 0
+
+
+def handle_train(args: argparse.Namespace) -> int:
+    from pipelines.driver import run_pipeline
+    from pipelines.ray_runtime import ray_session
+
+    config = load_with_options(args)
+    with ray_session(args.ray_address):
+        outcome = run_pipeline(config, stages=(args.stage,), force=args.force, upstream=args.upstream)
+    print_outcome(outcome, args.json)
+    return 0
+
+
+def handle_evaluate(args: argparse.Namespace) -> int:
+    from pipelines.driver import evaluate_recognition_run
+    from pipelines.ray_runtime import ray_session
+
+    config = load_with_options(args)
+    with ray_session(args.ray_address):
+        outcome = evaluate_recognition_run(config, args.run)
+    print_outcome(outcome, args.json)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    run = subparsers.add_parser(
+        "run",
+        help="run the whole pipeline (landmark -> parsing -> recognition -> evaluation)",
+        description=(
+            "Run all three stages as one Ray Train job, each stage tracked as a nested MLflow run, "
+            "reusing stages that already finished with the same config and data; then evaluate and "
+            "print the rank-1 table."
+        ),
+    )
+    add_common_options(run)
+    run.add_argument("--force", action="store_true", help="retrain every stage even if a matching run exists")
+    run.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    run.set_defaults(handler=handle_run)
+
+    train = subparsers.add_parser(
+        "train",
+        help="train one stage, finding its upstream checkpoint in MLflow",
+        description=(
+            "Train one stage. Its upstream checkpoint comes from --upstream (a run id or runs:/ URI) or, "
+            "by default, the newest finished upstream-stage run whose config and dataset match."
+        ),
+    )
+    add_common_options(train)
+    train.add_argument("--stage", required=True, choices=STAGES, help="the stage to train")
+    train.add_argument("--upstream", metavar="RUN", help="upstream stage run (id or runs:/RUN_ID)")
+    train.add_argument("--force", action="store_true", help="retrain even if a matching finished run exists")
+    train.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    train.set_defaults(handler=handle_train)
+
+    evaluate = subparsers.add_parser(
+        "evaluate",
+        help="evaluate a finished recognition run on the config's dataset",
+        description="Embed the test set with a recognition run's checkpoint on Ray workers and apply the protocol.",
+    )
+    add_common_options(evaluate)
+    evaluate.add_argument(
+        "--run", required=True, metavar="RUN", help="recognition stage run (id or runs:/RUN_ID)"
+    )
+    evaluate.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    evaluate.set_defaults(handler=handle_evaluate)

@@ -1,0 +1,251 @@
+"""The pipeline configuration: one typed dataclass tree per concern, loaded from YAML.
+
+Sections: ``data`` (which dataset and partition, or the synthetic benchmark to generate),
+``model`` (preset and overrides of ``models.build_model``), ``stages`` (training schedule,
+sampler, optimiser and loss weights of each stage), ``scaling`` (Ray Train workers and
+resources), ``tracking`` (MLflow) and ``evaluation`` (protocol). Presets live in
+``ray_configs/``; nothing here hard-codes one. Loading validates every key once; errors name it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipelines.config_schema import apply_override, flatten, from_mapping, to_mapping
+from pipelines.errors import ConfigError
+
+STAGES: tuple[str, ...] = ("landmark", "parsing", "recognition")
+SAMPLE_TYPES = ("fixed_ordered", "fixed_unordered")
+PROTOCOLS = ("casia_b", "oumvlp", "open")
+
+
+def landmarkgait_home() -> Path:
+    """Where default state lives (MLflow store, generated datasets, Ray Train storage).
+
+    An absolute per-user directory so that separate ``ray job submit`` jobs, whose working
+    directories are temporary copies, still find each other's runs.
+    """
+    return Path(os.environ.get("LANDMARKGAIT_HOME", Path.home() / ".landmarkgait")).expanduser()
+
+
+@dataclass
+class SyntheticSection:
+    """Arguments of ``data.synth.generate_dataset`` used when ``data.path`` does not exist yet."""
+
+    subjects: int = 124
+    views: list[str] | None = None
+    types: list[str] | None = None
+    min_frames: int = 30
+    max_frames: int = 100
+    seed: int = 0
+
+
+@dataclass
+class DataSection:
+    path: str
+    partition: str | None = None
+    synthetic: SyntheticSection | None = None
+    cache_bytes: int = 256 * 2**20
+
+    def resolved_path(self) -> Path:
+        return Path(self.path.replace("${LANDMARKGAIT_HOME}", str(landmarkgait_home()))).expanduser()
+
+
+@dataclass
+class ModelSection:
+    """``build_model(stage, preset, num_landmark=..., **overrides)`` for every stage."""
+
+    preset: str = "paper"
+    num_landmark: int | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def build_kwargs(self) -> dict[str, Any]:
+        kwargs = dict(self.overrides)
+        if self.num_landmark is not None:
+            kwargs["num_landmark"] = self.num_landmark
+        return kwargs
+
+
+@dataclass
+class SamplerSection:
+    """P x K triplet batches of fixed-length clips (OpenGait TripletSampler + collate)."""
+
+    subjects_per_batch: int = 8
+    sequences_per_subject: int = 8
+    frames: int = 30
+    sample_type: str = "fixed_ordered"
+
+    def __post_init__(self) -> None:
+        if self.sample_type not in SAMPLE_TYPES:
+            raise ValueError(
+                f"sample_type must be one of {', '.join(SAMPLE_TYPES)}, got {self.sample_type!r}"
+            )
+        for name in ("subjects_per_batch", "sequences_per_subject", "frames"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+    @property
+    def batch_size(self) -> int:
+        return self.subjects_per_batch * self.sequences_per_subject
+
+
+@dataclass
+class OptimizerSection:
+    """Adam with MultiStepLR, as the official configs (two groups: LandmarkNet at landmark_lr)."""
+
+    lr: float = 1e-4
+    weight_decay: float = 5e-4
+    landmark_lr: float = 1e-4
+    milestones: list[int] = field(default_factory=list)
+    gamma: float = 0.1
+
+
+@dataclass
+class LossSection:
+    """Weights of the loss terms (a term whose stage does not produce it is ignored)."""
+
+    reconstruction: float = 1.0
+    triplet: float = 1.0
+    cross_entropy: float = 1.0
+    triplet_margin: float = 0.2
+    label_smoothing: float = 0.0
+
+
+@dataclass
+class StageSection:
+    total_iter: int
+    save_iter: int = 10000
+    log_iter: int = 100
+    eval_iter: int = 0
+    sampler: SamplerSection = field(default_factory=SamplerSection)
+    optimizer: OptimizerSection = field(default_factory=OptimizerSection)
+    loss: LossSection = field(default_factory=LossSection)
+
+    def __post_init__(self) -> None:
+        if self.total_iter < 1:
+            raise ValueError(f"total_iter must be >= 1, got {self.total_iter}")
+        for name in ("save_iter", "log_iter"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.eval_iter < 0:
+            raise ValueError(f"eval_iter must be >= 0 (0 = only at the end), got {self.eval_iter}")
+
+
+@dataclass
+class StagesSection:
+    landmark: StageSection
+    parsing: StageSection
+    recognition: StageSection
+
+    def of(self, stage: str) -> StageSection:
+        return getattr(self, stage)
+
+
+@dataclass
+class ScalingSection:
+    """Ray Train ``ScalingConfig`` / ``FailureConfig`` / storage, declared rather than coded."""
+
+    num_workers: int = 1
+    use_gpu: bool = False
+    cpus_per_worker: float = 1.0
+    gpus_per_worker: float = 1.0
+    resources_per_worker: dict[str, float] = field(default_factory=dict)
+    backend: str | None = None
+    sync_bn: bool = True
+    max_failures: int = 2
+    storage_path: str | None = None
+    embed_batch_size: int = 4
+
+    def __post_init__(self) -> None:
+        if self.num_workers < 1:
+            raise ValueError(f"num_workers must be >= 1, got {self.num_workers}")
+        if self.backend not in (None, "gloo", "nccl"):
+            raise ValueError(f"backend must be gloo, nccl or null (auto), got {self.backend!r}")
+
+    @property
+    def resolved_backend(self) -> str:
+        return self.backend or ("nccl" if self.use_gpu else "gloo")
+
+    def worker_resources(self) -> dict[str, float]:
+        resources = {"CPU": self.cpus_per_worker, **self.resources_per_worker}
+        if self.use_gpu:
+            resources["GPU"] = self.gpus_per_worker
+        return resources
+
+    def resolved_storage_path(self) -> str:
+        return self.storage_path or str(landmarkgait_home() / "ray_results")
+
+
+@dataclass
+class TrackingSection:
+    """MLflow. ``tracking_uri`` null = a local sqlite store under LANDMARKGAIT_HOME."""
+
+    tracking_uri: str | None = None
+    experiment: str = "landmarkgait"
+    registered_model: str | None = "landmarkgait"
+
+
+@dataclass
+class EvaluationSection:
+    protocol: str = "casia_b"
+    metric: str = "euc"
+
+    def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
+        if self.metric not in ("euc", "cos"):
+            raise ValueError(f"metric must be euc or cos, got {self.metric!r}")
+
+
+@dataclass
+class PipelineConfig:
+    name: str
+    data: DataSection
+    stages: StagesSection
+    model: ModelSection = field(default_factory=ModelSection)
+    scaling: ScalingSection = field(default_factory=ScalingSection)
+    tracking: TrackingSection = field(default_factory=TrackingSection)
+    evaluation: EvaluationSection = field(default_factory=EvaluationSection)
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_mapping(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def flat_params(self) -> dict[str, Any]:
+        return flatten(self.to_dict())
+
+    def replace(self, **changes: Any) -> PipelineConfig:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, mapping: dict[str, Any]) -> PipelineConfig:
+        return from_mapping(cls, mapping)
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConfig:
+    """Read a YAML pipeline config and apply ``key.path=value`` overrides, validating once."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist (see ray_configs/ for examples)")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path}: expected a mapping at the top level")
+    for assignment in overrides:
+        apply_override(raw, assignment, PipelineConfig)
+    try:
+        return PipelineConfig.from_dict(raw)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None

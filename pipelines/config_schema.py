@@ -1,0 +1,182 @@
+"""Typed, validated loading of nested dataclass configs from plain mappings.
+
+Only the mechanics live here (mapping -> dataclass tree, ``key.path=value`` overrides, flattening
+for MLflow params); the pipeline's own sections are declared in ``pipelines.config``. Every error
+names the dotted key at fault and what was expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, TypeVar, Union
+
+import yaml
+
+from pipelines.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def _describe(annotation: Any) -> str:
+    origin = typing.get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        return " or ".join(_describe(arg) for arg in typing.get_args(annotation))
+    if annotation is type(None):
+        return "null"
+    if origin is not None:
+        args = ", ".join(_describe(arg) for arg in typing.get_args(annotation))
+        return f"{origin.__name__}[{args}]"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _convert(value: Any, annotation: Any, key: str) -> Any:
+    """Check ``value`` against ``annotation`` and convert it (dataclasses recursively)."""
+    origin = typing.get_origin(annotation)
+    if annotation is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        arguments = typing.get_args(annotation)
+        if value is None and type(None) in arguments:
+            return None
+        for argument in arguments:
+            if argument is type(None):
+                continue
+            try:
+                return _convert(value, argument, key)
+            except ConfigError:
+                continue
+        raise ConfigError(f"config key '{key}': expected {_describe(annotation)}, got {value!r}")
+    if dataclasses.is_dataclass(annotation):
+        if isinstance(value, annotation):
+            return value
+        if not isinstance(value, Mapping):
+            raise ConfigError(
+                f"config key '{key}': expected a mapping of {annotation.__name__} fields, got {value!r}"
+            )
+        return from_mapping(annotation, value, prefix=key)
+    if origin in (list, tuple):
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"config key '{key}': expected a list, got {value!r}")
+        (item_type, *_) = typing.get_args(annotation) or (Any,)
+        items = [_convert(item, item_type, f"{key}[{index}]") for index, item in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"config key '{key}': expected a mapping, got {value!r}")
+        _, value_type = typing.get_args(annotation) or (str, Any)
+        return {str(k): _convert(v, value_type, f"{key}.{k}") for k, v in value.items()}
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"config key '{key}': expected true or false, got {value!r}")
+    if annotation is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"config key '{key}': expected an integer, got {value!r}")
+    if annotation is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"config key '{key}': expected a number, got {value!r}")
+    if annotation is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"config key '{key}': expected a string, got {value!r}")
+    raise ConfigError(f"config key '{key}': unsupported type {_describe(annotation)}")
+
+
+def from_mapping(cls: type[T], mapping: Mapping[str, Any], prefix: str = "") -> T:
+    """Build dataclass ``cls`` from ``mapping``; unknown or mistyped keys raise ``ConfigError``."""
+    hints = typing.get_type_hints(cls)
+    fields = {field.name: field for field in dataclasses.fields(cls) if field.init}
+    unknown = sorted(set(mapping) - set(fields))
+    if unknown:
+        where = f"'{prefix}'" if prefix else "the top level"
+        key = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
+        raise ConfigError(f"unknown config key '{key}'; valid keys at {where}: {', '.join(sorted(fields))}")
+    values = {}
+    for name, field in fields.items():
+        key = f"{prefix}.{name}" if prefix else name
+        if name in mapping:
+            values[name] = _convert(mapping[name], hints[name], key)
+        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"missing config key '{key}' ({_describe(hints[name])})")
+    try:
+        return cls(**values)
+    except ValueError as error:  # __post_init__ validation
+        raise ConfigError(f"config section '{prefix or cls.__name__}': {error}") from None
+
+
+def to_mapping(config: Any) -> dict[str, Any]:
+    """Plain nested dict (lists for tuples) of a dataclass tree, suitable for YAML and hashing."""
+    if dataclasses.is_dataclass(config):
+        return {field.name: to_mapping(getattr(config, field.name)) for field in dataclasses.fields(config)}
+    if isinstance(config, list | tuple):
+        return [to_mapping(item) for item in config]
+    if isinstance(config, dict):
+        return {key: to_mapping(value) for key, value in config.items()}
+    return config
+
+
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists stay values (MLflow params are strings anyway)."""
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        dotted = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, dotted))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def apply_override(mapping: dict[str, Any], assignment: str, schema: type) -> None:
+    """Apply ``key.path=value`` (value parsed as YAML) to a raw config mapping in place.
+
+    The key path is checked against the dataclass schema so that a typo names the valid keys
+    at that level instead of being silently added.
+    """
+    if "=" not in assignment:
+        raise ConfigError(f"--set expects key.path=value, got {assignment!r}")
+    dotted, raw_value = assignment.split("=", 1)
+    parts = [part for part in dotted.strip().split(".") if part]
+    if not parts:
+        raise ConfigError(f"--set expects key.path=value, got {assignment!r}")
+    try:
+        value = yaml.safe_load(raw_value) if raw_value.strip() else None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"--set {dotted}: value {raw_value!r} is not valid YAML ({error})") from None
+    node: dict[str, Any] = mapping
+    annotation: Any = schema
+    for depth, part in enumerate(parts):
+        annotation = _dataclass_in(annotation)
+        if annotation is not None:
+            valid = {field.name for field in dataclasses.fields(annotation)}
+            if part not in valid:
+                where = ".".join(parts[:depth]) or "the top level"
+                raise ConfigError(
+                    f"unknown config key '{'.'.join(parts[: depth + 1])}' in --set; "
+                    f"valid keys at {where}: {', '.join(sorted(valid))}"
+                )
+            annotation = typing.get_type_hints(annotation)[part]
+        if depth == len(parts) - 1:
+            node[part] = value
+        else:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+
+
+def _dataclass_in(annotation: Any) -> Any:
+    """The dataclass inside ``annotation`` (``X`` or ``X | None``), else None."""
+    if dataclasses.is_dataclass(annotation):
+        return annotation
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        for argument in typing.get_args(annotation):
+            if dataclasses.is_dataclass(argument):
+                return argument
+    return None

@@ -1,0 +1,222 @@
+"""The pipeline driver: plan stages against MLflow, run them in one Ray Train job, summarise.
+
+Order of work: connect to MLflow (fails fast when unreachable), make sure the dataset exists,
+plan which stages to train and which finished runs to reuse, open the pipeline's parent run,
+run every stage to train in a single ``TorchTrainer`` (one worker group), then link the stage
+runs to the parent and copy the evaluation summary onto it for comparison in the MLflow UI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from ray.train import FailureConfig, RunConfig, ScalingConfig
+from ray.train.torch import TorchConfig, TorchTrainer
+
+import pipelines
+from pipelines.config import STAGES, PipelineConfig
+from pipelines.datasets import describe_dataset, ensure_dataset
+from pipelines.errors import PipelineError
+from pipelines.job import WorkerJob
+from pipelines.planning import DataIdentity, StageTask, plan_pipeline
+from pipelines.tracking import TAG_CODE, TAG_DATA, TAG_KIND, TAG_PIPELINE, TAG_STAGE, Tracker
+from pipelines.worker_loop import train_loop_per_worker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PipelineOutcome:
+    pipeline_run_id: str
+    stage_runs: dict[str, str]
+    reused: list[str]
+    evaluation: dict[str, float] = field(default_factory=dict)
+    rank1_table: str = ""
+    ui_command: str = ""
+
+
+def code_version() -> str:
+    """Package version plus the git commit of the source tree when there is one."""
+    version = getattr(pipelines, "__version__", "0")
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(pipelines.__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        return f"{version}+git.{commit}"
+    except (OSError, subprocess.SubprocessError):
+        return version
+
+
+@dataclass
+class PreparedPipeline:
+    config: PipelineConfig
+    tracker: Tracker
+    dataset_path: Path
+    data: DataIdentity
+
+
+def prepare(config: PipelineConfig) -> PreparedPipeline:
+    """Checks that need no training: tracking reachable, dataset present and valid."""
+    tracker = Tracker.connect(config.tracking)
+    dataset_path = ensure_dataset(config.data)
+    data = describe_dataset(dataset_path, config.data.partition)
+    return PreparedPipeline(config, tracker, dataset_path, data)
+
+
+def run_pipeline(
+    config: PipelineConfig,
+    stages: Sequence[str] = STAGES,
+    force: bool = False,
+    upstream: str | None = None,
+    callbacks: Sequence[Any] = (),
+) -> PipelineOutcome:
+    prepared = prepare(config)
+    tracker = prepared.tracker
+    plan = plan_pipeline(config, prepared.data, tracker, tuple(stages), force=force, upstream_run_id=upstream)
+    version = code_version()
+    parent = tracker.create_run(
+        name=config.name,
+        tags={TAG_KIND: "pipeline", TAG_DATA: prepared.data.fingerprint, TAG_CODE: version},
+        params=config.flat_params(),
+    )
+    tracker.log_text(parent, config.to_yaml(), "config/resolved.yaml")
+    reused = [task.stage for task in plan if not task.trains]
+    for task in plan:
+        if not task.trains:
+            log.info(
+                "stage %s: reusing finished run %s (same config and data)", task.stage, task.reuse_run_id
+            )
+            tracker.set_tags(parent, {f"landmarkgait.run.{task.stage}": task.reuse_run_id})
+    try:
+        if any(task.trains for task in plan):
+            job = WorkerJob(
+                config=config,
+                plan=tuple(plan),
+                tracking_uri=tracker.tracking_uri,
+                experiment_id=tracker.experiment_id,
+                experiment_name=tracker.experiment_name,
+                pipeline_run_id=parent,
+                dataset_path=str(prepared.dataset_path),
+                data=prepared.data,
+                code_version=version,
+            )
+            fit(job, train_run_name(config, plan, force), callbacks)
+        stage_runs = collect_stage_runs(tracker, parent, plan)
+        outcome = summarise(tracker, parent, stage_runs, reused)
+    except BaseException:
+        tracker.finish(parent, "FAILED")
+        raise
+    tracker.finish(parent)
+    return outcome
+
+
+def train_run_name(config: PipelineConfig, plan: Sequence[StageTask], force: bool) -> str:
+    """Ray Train run name: stable for the same plan so a re-run resumes from Ray's checkpoints."""
+    digest = hashlib.sha256("|".join(task.stage_key for task in plan if task.trains).encode()).hexdigest()[
+        :12
+    ]
+    suffix = f"-{int(time.time())}" if force else ""
+    return f"{config.name}-{digest}{suffix}"
+
+
+def fit(job: WorkerJob, name: str, callbacks: Sequence[Any] = ()) -> None:
+    scaling = job.config.scaling
+    trainer = TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config=job.to_dict(),
+        scaling_config=ScalingConfig(
+            num_workers=scaling.num_workers,
+            use_gpu=scaling.use_gpu,
+            resources_per_worker=scaling.worker_resources(),
+        ),
+        torch_config=TorchConfig(backend=scaling.resolved_backend),
+        run_config=RunConfig(
+            name=name,
+            storage_path=scaling.resolved_storage_path(),
+            failure_config=FailureConfig(max_failures=scaling.max_failures),
+            callbacks=list(callbacks) or None,
+        ),
+    )
+    log.info("starting Ray Train run %s with %d worker(s)", name, scaling.num_workers)
+    try:
+        trainer.fit()
+    except Exception as error:  # Ray wraps worker errors; show the root cause in one message
+        raise PipelineError(f"Ray Train run {name} failed: {error}") from error
+
+
+def collect_stage_runs(tracker: Tracker, parent: str, plan: Sequence[StageTask]) -> dict[str, str]:
+    runs = {task.stage: task.reuse_run_id for task in plan if task.reuse_run_id}
+    found = tracker.client.search_runs(
+        [tracker.experiment_id],
+        filter_string=f"tags.`{TAG_PIPELINE}` = '{parent}' and attributes.status = 'FINISHED'",
+    )
+    for run in found:
+        runs[run.data.tags[TAG_STAGE]] = run.info.run_id
+    missing = [task.stage for task in plan if task.stage not in runs]
+    if missing:
+        raise PipelineError(f"stages {', '.join(missing)} did not finish; see the Ray Train logs above")
+    for stage, run_id in runs.items():
+        tracker.set_tags(parent, {f"landmarkgait.run.{stage}": run_id})
+    return runs
+
+
+def summarise(
+    tracker: Tracker, parent: str, stage_runs: dict[str, str], reused: list[str]
+) -> PipelineOutcome:
+    outcome = PipelineOutcome(parent, stage_runs, reused, ui_command=tracker.ui_command())
+    recognition = stage_runs.get("recognition")
+    if recognition is None:
+        return outcome
+    metrics = tracker.client.get_run(recognition).data.metrics
+    outcome.evaluation = {key: value for key, value in metrics.items() if key.startswith("eval/")}
+    if outcome.evaluation:
+        tracker.log_metrics(parent, outcome.evaluation, step=0)
+    try:
+        path = mlflow.artifacts.download_artifacts(
+            run_id=recognition,
+            artifact_path="evaluation/latest/rank1_table.txt",
+            tracking_uri=tracker.tracking_uri,
+        )
+        outcome.rank1_table = Path(path).read_text()
+    except mlflow.exceptions.MlflowException:
+        log.warning("recognition run %s has no rank-1 table artifact", recognition)
+    return outcome
+
+
+def evaluate_recognition_run(config: PipelineConfig, run_reference: str) -> PipelineOutcome:
+    """Evaluate a finished recognition run's checkpoint on ``config``'s dataset, on Ray workers."""
+    prepared = prepare(config)
+    tracker = prepared.tracker
+    run = tracker.get_run(run_reference)
+    if run.data.tags.get(TAG_STAGE) != "recognition" or run.info.status != "FINISHED":
+        raise PipelineError(
+            f"run {run.info.run_id} is not a finished recognition stage run "
+            f"(stage {run.data.tags.get(TAG_STAGE, 'none')!r}, status {run.info.status})"
+        )
+    job = WorkerJob(
+        config=config,
+        plan=(),
+        tracking_uri=tracker.tracking_uri,
+        experiment_id=tracker.experiment_id,
+        experiment_name=tracker.experiment_name,
+        pipeline_run_id=None,
+        dataset_path=str(prepared.dataset_path),
+        data=prepared.data,
+        code_version=code_version(),
+        evaluate_run_id=run.info.run_id,
+    )
+    fit(job, f"{config.name}-evaluate-{run.info.run_id[:8]}-{int(time.time())}")
+    return summarise(tracker, run.info.run_id, {"recognition": run.info.run_id}, [])

@@ -1,0 +1,117 @@
+"""Evaluation of a recognition model on the workers: embed in parallel, apply the protocol once.
+
+Each rank embeds its share of the test sequences (all frames, one sequence's embedding
+independent of its batch-mates); rank 0 gathers them, runs the protocol of ``data.evaluation``
+and logs metrics, the per-view CSV and heatmap to the stage's MLflow run.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from data.evaluation import GaitEvaluation, evaluate_protocol
+from data.loader import iter_test_sequences
+from data.reader import SilhouetteDataset
+from data.transforms import silhouette_transform
+from models.inference import embed
+from pipelines.distributed import WorkerContext, broadcast_from_main, gather_to_main
+from pipelines.job import WorkerJob
+from pipelines.tracking import Tracker
+
+log = logging.getLogger(__name__)
+
+
+def embed_shard(
+    model: nn.Module,
+    dataset: SilhouetteDataset,
+    subjects: tuple[str, ...],
+    context: WorkerContext,
+    batch_size: int,
+) -> tuple[list[int], np.ndarray | None]:
+    """This rank's test sequences as (dataset indices, embeddings ``[n, C, P]``)."""
+    model.eval()
+    indices: list[int] = []
+    chunks: list[np.ndarray] = []
+    pending: list[tuple[int, torch.Tensor]] = []
+
+    def flush() -> None:
+        if pending:
+            embeddings = embed(model, [sequence for _, sequence in pending])
+            indices.extend(index for index, _ in pending)
+            chunks.append(embeddings.detach().cpu().float().numpy())
+            pending.clear()
+
+    with torch.no_grad():
+        for index, record in iter_test_sequences(dataset, subjects, context.rank, context.world_size):
+            pending.append((index, torch.from_numpy(silhouette_transform(record.frames)).to(context.device)))
+            if len(pending) >= batch_size:
+                flush()
+        flush()
+    return indices, (np.concatenate(chunks) if chunks else None)
+
+
+def evaluate_embeddings(
+    dataset: SilhouetteDataset, indices: list[int], embeddings: np.ndarray, protocol: str, metric: str
+) -> GaitEvaluation:
+    keys = [dataset.entries[index] for index in indices]
+    return evaluate_protocol(
+        protocol,
+        torch.from_numpy(embeddings),
+        subjects=[key.subject for key in keys],
+        types=[key.type for key in keys],
+        views=[key.view for key in keys],
+        metric=metric,
+    )
+
+
+def evaluate_on_workers(
+    model: nn.Module,
+    dataset: SilhouetteDataset,
+    job: WorkerJob,
+    context: WorkerContext,
+    tracker: Tracker,
+    run_id: str,
+    iteration: int,
+) -> dict[str, float]:
+    """Evaluate on all ranks; rank 0 logs. Returns the summary metrics on every rank."""
+    indices, embeddings = embed_shard(
+        model, dataset, job.data.test_subjects, context, job.config.scaling.embed_batch_size
+    )
+    gathered = gather_to_main((indices, embeddings))
+    summary: dict[str, float] | None = None
+    if context.is_main:
+        assert gathered is not None
+        all_indices = [index for shard_indices, _ in gathered for index in shard_indices]
+        all_embeddings = np.concatenate([shard for _, shard in gathered if shard is not None])
+        order = np.argsort(all_indices)
+        evaluation = evaluate_embeddings(
+            dataset,
+            [all_indices[i] for i in order],
+            all_embeddings[order],
+            job.config.evaluation.protocol,
+            job.config.evaluation.metric,
+        )
+        summary = {f"eval/{key}": value for key, value in evaluation.summary().items()}
+        tracker.log_metrics(run_id, summary, step=iteration)
+        log_evaluation_artifacts(tracker, run_id, evaluation, iteration)
+        log.info("evaluation at iteration %d:\n%s", iteration, evaluation.format_table())
+    return broadcast_from_main(summary)
+
+
+def log_evaluation_artifacts(
+    tracker: Tracker, run_id: str, evaluation: GaitEvaluation, iteration: int
+) -> None:
+    with tempfile.TemporaryDirectory(prefix="landmarkgait-eval-") as scratch:
+        directory = Path(scratch)
+        evaluation.to_csv(directory / "per_view.csv")
+        evaluation.heatmap_png(directory / "per_view_heatmap.png")
+        (directory / "rank1_table.txt").write_text(evaluation.format_table())
+        for path in sorted(directory.iterdir()):
+            tracker.log_artifact(run_id, path, f"evaluation/iter-{iteration:06d}")
+            tracker.log_artifact(run_id, path, "evaluation/latest")

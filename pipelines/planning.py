@@ -1,0 +1,165 @@
+"""Which stages a pipeline must train and which finished MLflow runs it can reuse.
+
+A stage's key hashes everything that determines its result: the dataset fingerprint and
+partition, the model section, the stage's own schedule/sampler/optimiser/loss section, the
+seed, and the key of the stage it starts from. So a changed landmark count changes all three
+keys, while a changed triplet weight changes only the recognition key, and a re-run or a sweep
+trial reuses every finished stage whose key matches. Nothing here trains or logs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from pipelines.config import STAGES, PipelineConfig
+from pipelines.config_schema import to_mapping
+from pipelines.errors import PipelineError
+from pipelines.tracking import TAG_STAGE, TAG_STAGE_KEY, StageRunInfo, Tracker
+
+log = logging.getLogger(__name__)
+
+KEY_VERSION = 1
+
+
+@dataclass(frozen=True)
+class DataIdentity:
+    """What the stage keys know of the data: content fingerprint and the training subjects."""
+
+    fingerprint: str
+    train_subjects: tuple[str, ...]
+    test_subjects: tuple[str, ...]
+
+    def partition_digest(self) -> str:
+        text = json.dumps([list(self.train_subjects), list(self.test_subjects)])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class StageTask:
+    """One stage of a plan: train it (``reuse_run_id`` None) or reuse a finished run."""
+
+    stage: str
+    stage_key: str
+    upstream_run_id: str | None
+    reuse_run_id: str | None = None
+
+    @property
+    def trains(self) -> bool:
+        return self.reuse_run_id is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "stage_key": self.stage_key,
+            "upstream_run_id": self.upstream_run_id,
+            "reuse_run_id": self.reuse_run_id,
+        }
+
+    @classmethod
+    def from_dict(cls, mapping: dict[str, Any]) -> StageTask:
+        return cls(**mapping)
+
+
+def stage_key(config: PipelineConfig, stage: str, data: DataIdentity, upstream_key: str | None) -> str:
+    payload = {
+        "version": KEY_VERSION,
+        "stage": stage,
+        "data": data.fingerprint,
+        "partition": data.partition_digest(),
+        "model": to_mapping(config.model),
+        "schedule": to_mapping(config.stages.of(stage)),
+        "seed": config.seed,
+        "upstream": upstream_key,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def stage_keys(config: PipelineConfig, data: DataIdentity) -> dict[str, str]:
+    """Keys of the three stages when each starts from the previous one of the same config."""
+    keys: dict[str, str] = {}
+    upstream: str | None = None
+    for stage in STAGES:
+        upstream = keys[stage] = stage_key(config, stage, data, upstream)
+    return keys
+
+
+def previous_stage(stage: str) -> str | None:
+    index = STAGES.index(stage)
+    return STAGES[index - 1] if index else None
+
+
+def plan_pipeline(
+    config: PipelineConfig,
+    data: DataIdentity,
+    tracker: Tracker,
+    stages: tuple[str, ...] = STAGES,
+    force: bool = False,
+    upstream_run_id: str | None = None,
+) -> list[StageTask]:
+    """Plan ``stages`` (a contiguous run of STAGES) reusing finished runs unless ``force``.
+
+    The first planned stage starts from ``upstream_run_id`` when given, else from the newest
+    finished run of its upstream stage whose key matches this config (found in MLflow).
+    """
+    if not stages or list(stages) != list(
+        STAGES[STAGES.index(stages[0]) : STAGES.index(stages[0]) + len(stages)]
+    ):
+        raise PipelineError(
+            f"stages must be a contiguous part of {', '.join(STAGES)}, got {', '.join(stages)}"
+        )
+    first = stages[0]
+    upstream_stage = previous_stage(first)
+    upstream_key: str | None = None
+    if upstream_stage is not None:
+        upstream_run_id, upstream_key = resolve_upstream(config, data, tracker, first, upstream_run_id)
+    elif upstream_run_id is not None:
+        raise PipelineError("stage 'landmark' is the first stage and takes no --upstream run")
+
+    plan: list[StageTask] = []
+    may_reuse = not force
+    for stage in stages:
+        key = stage_key(config, stage, data, upstream_key)
+        reuse = tracker.find_finished_stage_run(stage, key) if may_reuse else None
+        if reuse is None:
+            may_reuse = False  # everything after a retrained stage must be retrained too
+        plan.append(StageTask(stage, key, upstream_run_id, reuse.run_id if reuse else None))
+        upstream_key = key
+        upstream_run_id = reuse.run_id if reuse else None  # None: the run trained just before in this plan
+    return plan
+
+
+def resolve_upstream(
+    config: PipelineConfig, data: DataIdentity, tracker: Tracker, stage: str, explicit: str | None
+) -> tuple[str, str]:
+    """Run id and stage key of the run ``stage`` starts from (explicit reference or implicit match)."""
+    upstream_stage = previous_stage(stage)
+    assert upstream_stage is not None
+    if explicit is not None:
+        run = tracker.get_run(explicit)
+        tags = run.data.tags
+        if tags.get(TAG_STAGE) != upstream_stage:
+            raise PipelineError(
+                f"--upstream run {run.info.run_id} is a {tags.get(TAG_STAGE, 'non-landmarkgait')!r} run; "
+                f"stage {stage!r} needs a finished {upstream_stage!r} stage run"
+            )
+        if run.info.status != "FINISHED":
+            raise PipelineError(
+                f"--upstream run {run.info.run_id} has status {run.info.status}, not FINISHED"
+            )
+        return run.info.run_id, tags[TAG_STAGE_KEY]
+    expected = stage_keys(config, data)[upstream_stage]
+    found = tracker.find_finished_stage_run(upstream_stage, expected)
+    if found is not None:
+        log.info("stage %s starts from %s run %s (key %s)", stage, upstream_stage, found.run_id, expected)
+        return found.run_id, expected
+    candidates: list[StageRunInfo] = tracker.stage_runs(upstream_stage, max_results=10)
+    listing = "\n".join(f"  - {info.describe()}" for info in candidates) or "  (none)"
+    raise PipelineError(
+        f"no finished {upstream_stage!r} stage run matches this config and dataset (key {expected}) in "
+        f"experiment {tracker.experiment_name!r} at {tracker.tracking_uri}. Candidate {upstream_stage} runs:\n"
+        f"{listing}\nPass one with --upstream RUN_ID, or run the earlier stages first (landmarkgait run CONFIG)."
+    )

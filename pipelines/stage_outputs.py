@@ -1,0 +1,102 @@
+"""What a stage leaves in MLflow besides its losses: quality metrics, pictures, the model.
+
+Called by the stage trainer on rank 0; each function does one thing and logs through the
+tracking facade.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from data.reader import SilhouetteDataset
+from data.transforms import silhouette_transform
+from models.visualize import render_summary
+from pipelines.job import WorkerJob
+from pipelines.tracking import Tracker
+
+log = logging.getLogger(__name__)
+
+SUMMARY_SEQUENCES = 4
+SUMMARY_FRAMES = 8
+
+
+def quality_metrics(stage: str, outputs: dict[str, torch.Tensor], sils: torch.Tensor) -> dict[str, float]:
+    """Reconstruction quality of stages 1-2: MSE and IoU of the thresholded reconstruction.
+
+    ``outputs["reconstruction"]`` holds the frames each stage rebuilds, which are the input
+    silhouettes ``[N, T, H, W]`` (any layout with the same number of elements).
+    """
+    if stage == "recognition" or "reconstruction" not in outputs:
+        return {}
+    with torch.no_grad():
+        reconstruction = outputs["reconstruction"].detach().float()
+        target = sils.detach().float()
+        if reconstruction.numel() != target.numel():
+            return {}
+        reconstruction = reconstruction.reshape(target.shape)
+        predicted, actual = reconstruction > 0.5, target > 0.5
+        union = (predicted | actual).sum().clamp(min=1)
+        return {
+            "quality/recon_mse": float(torch.mean((reconstruction - target) ** 2)),
+            "quality/recon_iou": float((predicted & actual).sum() / union),
+        }
+
+
+def summary_batch(dataset: SilhouetteDataset, device: torch.device) -> torch.Tensor:
+    """A few sequences' first frames ``[N, T, H, W]`` for the visual summary."""
+    clips = []
+    for index in range(min(SUMMARY_SEQUENCES, len(dataset))):
+        frames = silhouette_transform(dataset[index].frames)
+        repeats = -(-SUMMARY_FRAMES // frames.shape[0])
+        clips.append(np.concatenate([frames] * repeats)[:SUMMARY_FRAMES])
+    return torch.from_numpy(np.stack(clips)).to(device)
+
+
+def log_visual_summary(
+    tracker: Tracker, run_id: str, model: nn.Module, dataset: SilhouetteDataset, job: WorkerJob
+) -> None:
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        sils = summary_batch(dataset, device)
+        images = render_summary(model(sils), sils)
+    model.train(was_training)
+    with tempfile.TemporaryDirectory(prefix="landmarkgait-summary-") as scratch:
+        for name, image in images.items():
+            path = Path(scratch) / f"{name}.png"
+            if isinstance(image, bytes | bytearray):
+                path.write_bytes(image)
+            else:
+                import cv2
+
+                cv2.imwrite(str(path), np.asarray(image))
+            tracker.log_artifact(run_id, path, "summary")
+
+
+def log_pytorch_model(tracker: Tracker, run_id: str, model: nn.Module, job: WorkerJob) -> None:
+    """``mlflow.pytorch.log_model`` of the final recognition network, registered when possible."""
+    import mlflow
+    import mlflow.pytorch
+
+    registered = job.config.tracking.registered_model
+    mlflow.set_tracking_uri(tracker.tracking_uri)
+    with mlflow.start_run(run_id=run_id):
+        try:
+            mlflow.pytorch.log_model(
+                model.cpu() if next(model.parameters()).device.type != "cpu" else model,
+                name="model",
+                registered_model_name=registered,
+                pip_requirements=["torch", "landmarkgait"],
+            )
+        except mlflow.exceptions.MlflowException as error:
+            if registered is None:
+                raise
+            log.warning("model registry unavailable (%s); logging the model unregistered", error)
+            mlflow.pytorch.log_model(model, name="model", pip_requirements=["torch", "landmarkgait"])

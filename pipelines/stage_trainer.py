@@ -1,0 +1,301 @@
+"""Training of one LandmarkGait stage on one Ray Train worker: build, resume, loop, checkpoint.
+
+It composes the pieces without knowing their insides: ``models`` builds the network, its losses
+and optimiser; ``data`` draws this rank's share of each P x K batch; ``pipelines.tracking`` logs
+to the stage's MLflow run (rank 0 only); ``ray.train.report`` persists checkpoints so that a
+restarted worker group continues at the saved iteration.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ray.train
+import torch
+from torch import nn
+
+from data.loader import TrainBatchLoader
+from data.reader import SilhouetteDataset
+from models import build_model
+from models.checkpoint import init_from_upstream, load_opengait_checkpoint, save_opengait_checkpoint
+from models.losses import LossWeights, compute_losses
+from models.optim import build_optimizer, build_scheduler
+from pipelines import stage_outputs
+from pipelines.config import StageSection
+from pipelines.distributed import WorkerContext, barrier, broadcast_from_main, unwrap, wrap_for_training
+from pipelines.job import ResumeState, WorkerJob
+from pipelines.planning import StageTask
+from pipelines.tracking import (
+    TAG_CODE,
+    TAG_DATA,
+    TAG_ITERATION,
+    TAG_KIND,
+    TAG_PARENT,
+    TAG_PIPELINE,
+    TAG_STAGE,
+    TAG_STAGE_KEY,
+    TAG_UPSTREAM,
+    Tracker,
+)
+
+log = logging.getLogger(__name__)
+
+# OpenGait's save names, so exported checkpoints look like the official ones.
+SAVE_NAMES = {
+    "landmark": "LandmarkGait_Silh_to_Landmark",
+    "parsing": "LandmarkGait_Landmark_to_Parsing",
+    "recognition": "LandmarkGait_Recognition",
+}
+
+
+@dataclass
+class ResumePoint:
+    """A checkpoint of this stage to continue from (weights, optimiser, scheduler, iteration)."""
+
+    state: ResumeState
+    checkpoint: dict[str, Any]
+
+
+def build_stage_model(job: WorkerJob, stage: str) -> nn.Module:
+    kwargs = job.config.model.build_kwargs()
+    if stage == "recognition":
+        kwargs.setdefault("num_classes", len(job.data.train_subjects))
+    return build_model(stage, job.config.model.preset, **kwargs)
+
+
+class StageTrainer:
+    """Trains ``task.stage`` from ``upstream_run_id`` (or ``resume``) and returns its MLflow run id."""
+
+    def __init__(
+        self,
+        job: WorkerJob,
+        task: StageTask,
+        upstream_run_id: str | None,
+        completed: dict[str, str],
+        resume: ResumePoint | None,
+        context: WorkerContext,
+        tracker: Tracker,
+    ) -> None:
+        self.job = job
+        self.task = task
+        self.stage = task.stage
+        self.section: StageSection = job.config.stages.of(task.stage)
+        self.upstream_run_id = upstream_run_id
+        self.completed = completed
+        self.resume = resume
+        self.context = context
+        self.tracker = tracker
+        self.run_id = ""
+
+    # -- MLflow run -----------------------------------------------------------------------------
+    def _open_run(self) -> str:
+        """Rank 0 creates the stage run (or continues the one being resumed); all ranks learn its id."""
+        run_id = None
+        if self.context.is_main:
+            if self.resume is not None and self.resume.state.stage_run_id:
+                run_id = self.resume.state.stage_run_id
+                tags = {TAG_PIPELINE: self.job.pipeline_run_id or ""}
+                if self.job.pipeline_run_id:
+                    tags[TAG_PARENT] = self.job.pipeline_run_id
+                self.tracker.set_tags(run_id, tags)
+                log.info("stage %s resumes MLflow run %s", self.stage, run_id)
+            else:
+                run_id = self.tracker.create_run(
+                    name=self.stage,
+                    tags={
+                        TAG_KIND: "stage",
+                        TAG_STAGE: self.stage,
+                        TAG_STAGE_KEY: self.task.stage_key,
+                        TAG_UPSTREAM: self.upstream_run_id or "",
+                        TAG_DATA: self.job.data.fingerprint,
+                        TAG_CODE: self.job.code_version,
+                        TAG_PIPELINE: self.job.pipeline_run_id or "",
+                    },
+                    params=self.job.config.flat_params(),
+                    parent_run_id=self.job.pipeline_run_id,
+                )
+                self.tracker.log_text(run_id, self.job.config.to_yaml(), "config/resolved.yaml")
+        return broadcast_from_main(run_id)
+
+    # -- model ----------------------------------------------------------------------------------
+    def _prepare_model(self) -> tuple[nn.Module, torch.optim.Optimizer, Any, int]:
+        model = build_stage_model(self.job, self.stage)
+        start_iteration = 0
+        if self.resume is None and self.upstream_run_id:
+            with tempfile.TemporaryDirectory(prefix="landmarkgait-upstream-") as scratch:
+                path = self.tracker.checkpoint_path(self.upstream_run_id, Path(scratch))
+                report = init_from_upstream(
+                    model, torch.load(path, map_location="cpu", weights_only=True)["model"]
+                )
+            log.info(
+                "stage %s initialised from upstream run %s: %s", self.stage, self.upstream_run_id, report
+            )
+        optimizer_section = self.section.optimizer
+        optimizer = build_optimizer(
+            model,
+            self.stage,
+            lr=optimizer_section.lr,
+            weight_decay=optimizer_section.weight_decay,
+            landmark_lr=optimizer_section.landmark_lr,
+        )
+        scheduler = build_scheduler(optimizer, optimizer_section.milestones, gamma=optimizer_section.gamma)
+        if self.resume is not None:
+            checkpoint = self.resume.checkpoint
+            load_opengait_checkpoint(model, checkpoint, strict=True)
+            optimizer.load_state_dict(checkpoint["optimizer"])
+            scheduler.load_state_dict(checkpoint["scheduler"])
+            start_iteration = int(checkpoint["iteration"])
+            log.info("stage %s resumes at iteration %d", self.stage, start_iteration)
+        model = model.to(self.context.device)
+        return (
+            wrap_for_training(model, self.job.config.scaling.sync_bn),
+            optimizer,
+            scheduler,
+            start_iteration,
+        )
+
+    # -- loop -----------------------------------------------------------------------------------
+    def run(self) -> str:
+        self.run_id = self._open_run()
+        model, optimizer, scheduler, iteration = self._prepare_model()
+        sampler = self.section.sampler
+        dataset = SilhouetteDataset(self.job.dataset_path, cache_bytes=self.job.config.data.cache_bytes)
+        loader = TrainBatchLoader(
+            dataset,
+            self.job.data.train_subjects,
+            subjects_per_batch=sampler.subjects_per_batch,
+            sequences_per_subject=sampler.sequences_per_subject,
+            frames=sampler.frames,
+            sample_type=sampler.sample_type,
+            seed=hash_seed(self.job.config.seed, self.stage, iteration),
+            rank=self.context.rank,
+            world_size=self.context.world_size,
+        )
+        weights = LossWeights(**vars(self.section.loss))
+        batches = iter(loader)
+        model.train()
+        window_start, window_frames = time.perf_counter(), 0
+        summary: dict[str, float] = {}
+        while iteration < self.section.total_iter:
+            batch = next(batches)
+            sils = batch.sils.to(self.context.device, non_blocking=True)
+            labels = batch.labels.to(self.context.device)
+            outputs = model(sils)
+            total, terms = compute_losses(self.stage, outputs, sils, labels, weights)
+            optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            optimizer.step()
+            scheduler.step()
+            iteration += 1
+            window_frames += sils.shape[0] * sils.shape[1] * self.context.world_size
+
+            if iteration % self.section.log_iter == 0 or iteration == self.section.total_iter:
+                elapsed = time.perf_counter() - window_start
+                metrics = {f"loss/{name}": float(value) for name, value in terms.items()}
+                metrics["loss/total"] = float(total.detach())
+                metrics["frames_per_s"] = window_frames / max(elapsed, 1e-9)
+                metrics.update(stage_outputs.quality_metrics(self.stage, outputs, sils))
+                for index, group in enumerate(optimizer.param_groups):
+                    metrics[f"lr/group{index}"] = group["lr"]
+                summary = metrics
+                window_start, window_frames = time.perf_counter(), 0
+                if self.context.is_main:
+                    self.tracker.log_metrics(self.run_id, metrics, step=iteration)
+                    log.info(
+                        "%s iter %d/%d %s", self.stage, iteration, self.section.total_iter, _short(metrics)
+                    )
+                ray.train.report({"stage": self.stage, "iteration": iteration, **metrics})
+            if self._evaluation_due(iteration):
+                summary.update(self._evaluate(model, dataset, iteration))
+            if iteration % self.section.save_iter == 0 and iteration < self.section.total_iter:
+                self._report_checkpoint(model, optimizer, scheduler, iteration, summary, finished=False)
+
+        self._finish(model, optimizer, scheduler, iteration, summary, dataset)
+        return self.run_id
+
+    def _evaluation_due(self, iteration: int) -> bool:
+        if self.stage != "recognition":
+            return False
+        every = self.section.eval_iter
+        return iteration == self.section.total_iter or (every > 0 and iteration % every == 0)
+
+    def _evaluate(self, model: nn.Module, dataset: SilhouetteDataset, iteration: int) -> dict[str, float]:
+        from pipelines.evaluation_step import evaluate_on_workers
+
+        summary = evaluate_on_workers(
+            unwrap(model), dataset, self.job, self.context, self.tracker, self.run_id, iteration
+        )
+        model.train()
+        return summary
+
+    # -- checkpoints and the end of the stage --------------------------------------------------
+    def _report_checkpoint(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler: Any,
+        iteration: int,
+        metrics: dict[str, float],
+        finished: bool,
+    ) -> None:
+        """Persist an OpenGait-format checkpoint through Ray Train (rank 0 writes it)."""
+        completed = dict(self.completed)
+        if finished:
+            completed[self.stage] = self.run_id
+        with tempfile.TemporaryDirectory(prefix="landmarkgait-ckpt-") as scratch:
+            directory = Path(scratch)
+            checkpoint = None
+            file_name = f"{SAVE_NAMES[self.stage]}-{iteration:05d}.pt"
+            if self.context.is_main:
+                save_opengait_checkpoint(
+                    directory / file_name, unwrap(model), optimizer, scheduler, iteration
+                )
+                ResumeState(
+                    stage=None if finished else self.stage,
+                    stage_run_id=None if finished else self.run_id,
+                    iteration=iteration,
+                    checkpoint_file=None if finished else file_name,
+                    completed=completed,
+                ).write(directory)
+                if finished:
+                    self.tracker.log_artifact(self.run_id, directory / file_name, "checkpoints")
+                checkpoint = ray.train.Checkpoint.from_directory(scratch)
+            ray.train.report(
+                {"stage": self.stage, "iteration": iteration, "stage_finished": finished, **metrics},
+                checkpoint=checkpoint,
+                checkpoint_dir_name=f"{self.stage}-{iteration:06d}",
+            )
+
+    def _finish(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler: Any,
+        iteration: int,
+        summary: dict[str, float],
+        dataset: SilhouetteDataset,
+    ) -> None:
+        if self.context.is_main:
+            stage_outputs.log_visual_summary(self.tracker, self.run_id, unwrap(model), dataset, self.job)
+            if self.stage == "recognition":
+                stage_outputs.log_pytorch_model(self.tracker, self.run_id, unwrap(model), self.job)
+            self.tracker.set_tags(self.run_id, {TAG_ITERATION: iteration})
+        self._report_checkpoint(model, optimizer, scheduler, iteration, summary, finished=True)
+        if self.context.is_main:
+            self.tracker.finish(self.run_id)
+        barrier()
+
+
+def hash_seed(seed: int, stage: str, iteration: int) -> int:
+    """A seed per (seed, stage, start iteration): a resumed stage draws fresh batches."""
+    return zlib.crc32(f"{seed}:{stage}:{iteration}".encode())
+
+
+def _short(metrics: dict[str, float]) -> str:
+    return " ".join(f"{key}={value:.4g}" for key, value in metrics.items() if not key.startswith("lr/"))

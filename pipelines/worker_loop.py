@@ -1,0 +1,89 @@
+"""``train_loop_per_worker`` of the pipeline's single TorchTrainer: all planned stages in order.
+
+Keeping one worker group for every stage of a ``run`` avoids paying Ray Train's start-up per
+stage; each stage still gets its own MLflow run and loads its upstream checkpoint through
+MLflow. After a worker failure Ray Train restarts the group and ``ray.train.get_checkpoint()``
+says which stages are complete and where the current one stood.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import ray.train
+import torch
+
+from pipelines.distributed import WorkerContext
+from pipelines.job import ResumeState, WorkerJob
+from pipelines.stage_trainer import ResumePoint, StageTrainer, build_stage_model
+from pipelines.tracking import Tracker
+
+log = logging.getLogger(__name__)
+
+
+def read_resume_point() -> tuple[dict[str, str], ResumePoint | None]:
+    """Completed stages and the in-progress stage's checkpoint from Ray Train, if resuming."""
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is None:
+        return {}, None
+    with checkpoint.as_directory() as directory:
+        state = ResumeState.read(Path(directory))
+        if state.stage is None or state.checkpoint_file is None:
+            return dict(state.completed), None
+        weights = torch.load(Path(directory) / state.checkpoint_file, map_location="cpu", weights_only=True)
+    log.info("resuming stage %s at iteration %d", state.stage, state.iteration)
+    return dict(state.completed), ResumePoint(state, weights)
+
+
+def train_loop_per_worker(payload: dict[str, Any]) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    job = WorkerJob.from_dict(payload)
+    context = WorkerContext.current()
+    torch.manual_seed(job.config.seed + context.rank)
+    tracker = Tracker(job.tracking_uri, job.experiment_id, job.experiment_name)
+    if job.evaluate_run_id is not None:
+        evaluate_run(job, context, tracker)
+        return
+    completed, resume = read_resume_point()
+    previous_run: str | None = None
+    for task in job.plan:
+        if not task.trains:
+            previous_run = task.reuse_run_id
+            continue
+        if task.stage in completed:
+            previous_run = completed[task.stage]
+            continue
+        stage_resume = resume if resume is not None and resume.state.stage == task.stage else None
+        trainer = StageTrainer(
+            job,
+            task,
+            upstream_run_id=task.upstream_run_id or previous_run,
+            completed=completed,
+            resume=stage_resume,
+            context=context,
+            tracker=tracker,
+        )
+        previous_run = completed[task.stage] = trainer.run()
+
+
+def evaluate_run(job: WorkerJob, context: WorkerContext, tracker: Tracker) -> None:
+    """Evaluate the checkpoint of a finished recognition run on this job's dataset."""
+    import tempfile
+
+    from data.reader import SilhouetteDataset
+    from models.checkpoint import load_opengait_checkpoint
+    from pipelines.evaluation_step import evaluate_on_workers
+
+    assert job.evaluate_run_id is not None
+    model = build_stage_model(job, "recognition")
+    with tempfile.TemporaryDirectory(prefix="landmarkgait-eval-ckpt-") as scratch:
+        path = tracker.checkpoint_path(job.evaluate_run_id, Path(scratch))
+        load_opengait_checkpoint(model, torch.load(path, map_location="cpu", weights_only=True), strict=True)
+    model = model.to(context.device)
+    dataset = SilhouetteDataset(job.dataset_path, cache_bytes=job.config.data.cache_bytes)
+    run = tracker.get_run(job.evaluate_run_id)
+    iteration = int(run.data.tags.get("landmarkgait.iteration", "0"))
+    summary = evaluate_on_workers(model, dataset, job, context, tracker, job.evaluate_run_id, iteration)
+    ray.train.report({"stage": "evaluation", **summary})

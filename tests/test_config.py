@@ -1,0 +1,85 @@
+"""Pipeline config loading: typed, validated, and errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipelines.config import PipelineConfig, load_config
+from pipelines.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED_CONFIGS = sorted((REPO / "ray_configs").glob("*.yaml"))
+PIPELINE_CONFIGS = [path for path in SHIPPED_CONFIGS if path.stem in ("quickstart", "casia_b", "oumvlp")]
+
+
+@pytest.mark.parametrize("path", PIPELINE_CONFIGS, ids=lambda path: path.stem)
+def test_shipped_pipeline_configs_load(path: Path) -> None:
+    config = load_config(path)
+    assert config.stages.landmark.total_iter > 0
+    assert config.flat_params()["stages.recognition.total_iter"] == config.stages.recognition.total_iter
+
+
+def test_paper_config_matches_official_settings() -> None:
+    config = load_config(REPO / "ray_configs" / "casia_b.yaml")
+    assert config.model.preset == "paper" and config.model.num_landmark == 25
+    assert [config.stages.of(stage).total_iter for stage in ("landmark", "parsing", "recognition")] == [
+        30000,
+        30000,
+        80000,
+    ]
+    assert [config.stages.of(stage).optimizer.milestones for stage in ("landmark", "parsing", "recognition")] == [
+        [20000],
+        [20000],
+        [70000],
+    ]
+    sampler = config.stages.recognition.sampler
+    assert (sampler.subjects_per_batch, sampler.sequences_per_subject, sampler.frames) == (8, 8, 30)
+    assert config.stages.recognition.optimizer.lr == pytest.approx(1e-4)
+    assert config.scaling.num_workers == 4 and config.scaling.use_gpu and config.scaling.resolved_backend == "nccl"
+
+
+def test_set_override_is_typed(tmp_path: Path) -> None:
+    config = load_config(
+        REPO / "ray_configs" / "quickstart.yaml",
+        ["model.num_landmark=30", "stages.recognition.loss.triplet=0.5", "scaling.use_gpu=true"],
+    )
+    assert config.model.num_landmark == 30
+    assert config.stages.recognition.loss.triplet == 0.5
+    assert config.scaling.resolved_backend == "nccl"
+
+
+def test_unknown_override_key_names_valid_keys() -> None:
+    with pytest.raises(ConfigError, match=r"model.num_landmarks.*valid keys at model: num_landmark, overrides, preset"):
+        load_config(REPO / "ray_configs" / "quickstart.yaml", ["model.num_landmarks=30"])
+
+
+def test_mistyped_override_names_key() -> None:
+    with pytest.raises(ConfigError, match=r"stages.landmark.total_iter.*expected an integer"):
+        load_config(REPO / "ray_configs" / "quickstart.yaml", ["stages.landmark.total_iter=many"])
+
+
+def test_unknown_yaml_key_names_file_and_key(tmp_path: Path) -> None:
+    raw = yaml.safe_load((REPO / "ray_configs" / "quickstart.yaml").read_text())
+    raw["stages"]["parsing"]["totl_iter"] = 5
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"bad.yaml.*unknown config key 'stages.parsing.totl_iter'.*total_iter"):
+        load_config(path)
+
+
+def test_invalid_value_names_section() -> None:
+    with pytest.raises(ConfigError, match=r"stages.landmark.sampler.*sample_type must be one of"):
+        load_config(REPO / "ray_configs" / "quickstart.yaml", ["stages.landmark.sampler.sample_type=random"])
+
+
+def test_missing_config_file() -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config("/nonexistent/config.yaml")
+
+
+def test_round_trip_through_dict() -> None:
+    config = load_config(REPO / "ray_configs" / "quickstart.yaml")
+    assert PipelineConfig.from_dict(config.to_dict()) == config
