@@ -1,0 +1,299 @@
+"""The synthetic CASIA-B-like dataset: configuration, one sequence, and the whole dataset via Ray.
+
+It composes body, motion, clothing, rendering and artefacts into sequences with CASIA-B's
+structure (subjects x types x views), pretreats them with the same code as ``convert-frames`` and
+writes them through the Parquet format layer, one Ray task per subject shard. It must not write
+files itself or implement its own pretreatment.
+
+Determinism: every random choice comes from a NumPy generator seeded by ``(seed, subject, stream,
+type, view)`` with types and views indexed in CASIA-B's full lists, so a sequence does not depend
+on which other subjects, types or views are generated, nor on the number of workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from data.errors import DataError
+from data.format import SequenceRecord, ShardInfo, assemble_dataset, shard_file_name, write_shard
+from data.pretreatment import pretreat_sequence
+from data.staging import check_destination, discard_staging_dir, make_staging_dir
+from data.synth.artefacts import (
+    fail_frames,
+    failed_frames,
+    sample_shadow,
+    segmentation_artefacts,
+    shadow_capsules,
+)
+from data.synth.body import body_capsules, sample_subject, vary_for_sequence
+from data.synth.capsules import Capsules, concat_capsules
+from data.synth.clothing import Outfit, sample_bag, sample_coat, vary_coat
+from data.synth.motion import posture_drift, walk
+from data.synth.render import Camera, render_silhouettes
+
+log = logging.getLogger(__name__)
+
+CASIA_B_TYPES: tuple[str, ...] = (
+    *(f"nm-{i:02d}" for i in range(1, 7)),
+    "bg-01",
+    "bg-02",
+    "cl-01",
+    "cl-02",
+)
+CASIA_B_VIEWS: tuple[str, ...] = tuple(f"{angle:03d}" for angle in range(0, 181, 18))
+IMAGE_SIZE = 64
+DATASET_NAME = "synthetic-casia-b"
+# CASIA-B's split: the first 74 of 124 subjects train, the other 50 test.
+CASIA_B_TRAIN_SUBJECTS, CASIA_B_SUBJECTS = 74, 124
+_MAX_FRAMES_LIMIT = 1000
+_MAX_FAILED_FRAMES = 3
+
+# Independent random streams per subject.
+_IDENTITY, _COAT, _WALK, _VIEW = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Arguments of the synthetic benchmark; invalid values raise ``DataError`` naming the argument.
+
+    ``render_size`` is the square render window in pixels before pretreatment to 64x64;
+    ``artefacts`` scales segmentation artefacts (0 = clean silhouettes); ``workers`` bounds the
+    number of parallel Ray tasks (None = all CPUs) and does not change the output.
+    """
+
+    subjects: int = CASIA_B_SUBJECTS
+    types: tuple[str, ...] = CASIA_B_TYPES
+    views: tuple[str, ...] = CASIA_B_VIEWS
+    min_frames: int = 30
+    max_frames: int = 100
+    seed: int = 0
+    render_size: int = 128
+    artefacts: float = 1.0
+    workers: int | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "types", _checked_subset("types", self.types, CASIA_B_TYPES))
+        object.__setattr__(self, "views", _checked_subset("views", self.views, CASIA_B_VIEWS))
+        _check_int("subjects", self.subjects, 2, 999, "(a train and a test subject at least)")
+        _check_int("min_frames", self.min_frames, 1, _MAX_FRAMES_LIMIT)
+        _check_int("max_frames", self.max_frames, 1, _MAX_FRAMES_LIMIT)
+        if self.min_frames > self.max_frames:
+            raise DataError(
+                f"min_frames ({self.min_frames}) must not be greater than max_frames ({self.max_frames})"
+            )
+        _check_int("seed", self.seed, 0, 2**63 - 1)
+        _check_int("render_size", self.render_size, 64, 512)
+        if not isinstance(self.artefacts, (int, float)) or not 0.0 <= float(self.artefacts) <= 3.0:
+            raise DataError(f"artefacts must be a number in [0, 3], got {self.artefacts!r}")
+        if self.workers is not None:
+            _check_int("workers", self.workers, 1, 4096)
+
+    @property
+    def subject_names(self) -> tuple[str, ...]:
+        return tuple(f"{number:03d}" for number in range(1, self.subjects + 1))
+
+    def to_metadata(self) -> dict[str, Any]:
+        """The arguments that determine the content (``workers`` does not), JSON-serialisable."""
+        values = asdict(self)
+        del values["workers"]
+        return {name: list(value) if isinstance(value, tuple) else value for name, value in values.items()}
+
+
+def _checked_subset(name: str, values: Any, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    if isinstance(values, str) or not hasattr(values, "__iter__"):
+        raise DataError(f"{name} must be a list of strings from {', '.join(allowed)}, got {values!r}")
+    chosen = tuple(values)
+    if not chosen:
+        raise DataError(f"{name} must not be empty; choose from {', '.join(allowed)}")
+    for value in chosen:
+        if value not in allowed:
+            raise DataError(f"{name}: unknown value {value!r}; expected one of {', '.join(allowed)}")
+    if len(set(chosen)) != len(chosen):
+        raise DataError(f"{name}: duplicate values in {', '.join(chosen)}")
+    return tuple(value for value in allowed if value in chosen)  # canonical order
+
+
+def _check_int(name: str, value: Any, low: int, high: int, why: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise DataError(
+            f"{name} must be an integer in [{low}, {high}]{' ' + why if why else ''}, got {value!r}"
+        )
+
+
+def default_partition(subject_names: tuple[str, ...]) -> dict[str, list[str]]:
+    """CASIA-B's 74/50 split at 124 subjects, the same proportion otherwise (>= 1 train and test)."""
+    count = len(subject_names)
+    train = min(max(round(count * CASIA_B_TRAIN_SUBJECTS / CASIA_B_SUBJECTS), 1), count - 1)
+    return {"TRAIN_SET": list(subject_names[:train]), "TEST_SET": list(subject_names[train:])}
+
+
+def _rng(config: SynthConfig, subject: int, stream: int, *keys: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([config.seed, subject, stream, *keys]))
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """One recorded walk of a subject in one condition, seen by all cameras at once (as in CASIA-B)."""
+
+    capsules: Capsules  # body, clothing and shadows [T, K]
+    pelvis: np.ndarray  # [T, 3], the point each render window follows
+    stature: float
+    camera_distance: float
+    camera_height: float
+
+
+def _record_walk(config: SynthConfig, subject: int, type_: str) -> _Walk:
+    """Pose the subject for a walk long enough for every view's window of frames."""
+    shape, style = sample_subject(_rng(config, subject, _IDENTITY))
+    type_index = CASIA_B_TYPES.index(type_)
+    rng = _rng(config, subject, _WALK, type_index)
+    shape, style = vary_for_sequence(shape, style, rng)
+    condition = type_[:2]
+    if condition == "cl":
+        outfit = Outfit(coat=vary_coat(sample_coat(_rng(config, subject, _COAT)), rng))
+    elif condition == "bg":
+        outfit = Outfit(bag=sample_bag(rng))
+    else:
+        outfit = Outfit()
+    num_frames = config.max_frames + _MAX_FAILED_FRAMES
+    skeleton = walk(
+        shape,
+        style,
+        num_frames,
+        centre_x=float(rng.uniform(-0.5, 0.5)),  # where the cameras look, give or take half a metre
+        posture_noise=posture_drift(num_frames, rng),
+        arm_gains=outfit.arm_gains(),
+    )
+    groups = [body_capsules(skeleton.joints, outfit.dressed_shape(shape))]
+    clothing = outfit.capsules(skeleton, shape)
+    if clothing is not None:
+        groups.append(clothing)
+    shadow = sample_shadow(rng, config.artefacts)
+    if shadow is not None:
+        groups.append(shadow_capsules(shadow, skeleton))
+    return _Walk(
+        capsules=concat_capsules(groups),
+        pelvis=skeleton["pelvis"],
+        stature=shape.stature,
+        camera_distance=float(rng.uniform(4.5, 6.5)),
+        camera_height=float(rng.uniform(0.9, 1.3)),
+    )
+
+
+def _film(config: SynthConfig, subject: int, type_: str, view: str, recorded: _Walk) -> np.ndarray:
+    """One camera's view of a recorded walk, pretreated to uint8 ``[T, 64, 64]``."""
+    rng = _rng(config, subject, _VIEW, CASIA_B_TYPES.index(type_), CASIA_B_VIEWS.index(view))
+    num_frames = int(rng.integers(config.min_frames, config.max_frames + 1))
+    num_failed = int(rng.binomial(_MAX_FAILED_FRAMES, min(0.2 * config.artefacts, 1.0)))
+    total = num_frames + num_failed
+    first = int(rng.integers(0, config.max_frames + _MAX_FAILED_FRAMES - total + 1))
+    window = slice(first, first + total)
+    camera = Camera.at_view(float(view), recorded.camera_distance, recorded.camera_height, np.zeros(3))
+    masks = render_silhouettes(
+        recorded.capsules.frames(window),
+        camera,
+        recorded.pelvis[window],
+        recorded.stature,
+        config.render_size,
+    )
+    frames = segmentation_artefacts(masks, rng, config.artefacts)
+    fail_frames(frames, failed_frames(total, num_failed, rng), rng)
+    result = pretreat_sequence(list(frames), img_size=IMAGE_SIZE)
+    return result.frames
+
+
+def render_sequence(config: SynthConfig, subject: str, type_: str, view: str) -> np.ndarray:
+    """The pretreated frames ``[T, 64, 64]`` uint8 of one sequence, exactly as ``generate_dataset`` stores them."""
+    number = _subject_number(config, subject)
+    if type_ not in config.types:
+        raise DataError(f"type {type_!r} is not one of the configured types {', '.join(config.types)}")
+    if view not in config.views:
+        raise DataError(f"view {view!r} is not one of the configured views {', '.join(config.views)}")
+    return _film(config, number, type_, view, _record_walk(config, number, type_))
+
+
+def _subject_number(config: SynthConfig, subject: str) -> int:
+    if subject not in config.subject_names:
+        raise DataError(f"subject {subject!r} is not one of 001..{config.subjects:03d}")
+    return int(subject)
+
+
+def subject_records(config: SynthConfig, subject: str) -> list[SequenceRecord]:
+    """All sequences of one subject in (type, view) order: the content of its shard."""
+    number = _subject_number(config, subject)
+    records = []
+    for type_ in config.types:
+        recorded = _record_walk(config, number, type_)
+        for view in config.views:
+            frames = _film(config, number, type_, view, recorded)
+            records.append(SequenceRecord(subject=subject, type=type_, view=view, frames=frames))
+    return records
+
+
+def write_subject_shard(config: SynthConfig, subject: str, shard_dir: Path) -> ShardInfo:
+    """Render one subject and write its shard; the unit of work of one Ray task."""
+    import cv2
+
+    cv2.setNumThreads(1)  # one task per core: OpenCV's own threads would only oversubscribe
+    return write_shard(subject_records(config, subject), Path(shard_dir) / shard_file_name(int(subject)))
+
+
+def generate_dataset(config: SynthConfig, out: Path, *, overwrite: bool = False) -> Path:
+    """Generate the dataset at ``out`` with one Ray task per subject shard, then assemble it.
+
+    Starts a local Ray instance limited to ``config.workers`` CPUs if Ray is not running (and
+    stops it afterwards); joins the running one otherwise, keeping at most ``workers`` tasks in
+    flight. The result is byte-identical for the same config whatever the number of workers.
+    """
+    import ray
+    from tqdm import tqdm
+
+    out = Path(out)
+    check_destination(out, overwrite=overwrite)
+    started_ray = not ray.is_initialized()
+    if started_ray:
+        ray.init(
+            address="local",
+            num_cpus=config.workers or os.cpu_count() or 1,
+            include_dashboard=False,
+            log_to_driver=False,
+        )
+    in_flight_limit = config.workers or max(1, int(ray.available_resources().get("CPU", 1)))
+    staging = make_staging_dir(out)
+    try:
+        task = ray.remote(num_cpus=1, max_retries=0)(write_subject_shard)
+        pending_subjects = list(config.subject_names)
+        running: list[Any] = []
+        with tqdm(
+            total=config.subjects, desc="Generating subjects", unit="subject", disable=None
+        ) as progress:
+            while pending_subjects or running:
+                while pending_subjects and len(running) < in_flight_limit:
+                    running.append(task.remote(config, pending_subjects.pop(0), staging))
+                done, running = ray.wait(running, num_returns=1)
+                for info in ray.get(done):
+                    progress.update(1)
+                    log.debug("wrote %s: %d sequences", info.path.name, info.num_sequences)
+        return assemble_dataset(
+            staging,
+            out,
+            name=DATASET_NAME,
+            source=f"landmarkgait data synth (seed {config.seed})",
+            extra_metadata={
+                "partition": default_partition(config.subject_names),
+                "synth": config.to_metadata(),
+            },
+            overwrite=overwrite,
+        )
+    except BaseException:
+        discard_staging_dir(staging)
+        raise
+    finally:
+        if started_ray:
+            ray.shutdown()

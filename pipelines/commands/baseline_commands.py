@@ -1,0 +1,83 @@
+"""``landmarkgait baseline gei``: the training-free GEI + nearest-neighbour baseline.
+
+Parses arguments, calls ``data.baseline_gei`` and prints or writes the evaluation. No
+evaluation logic lives here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+from data.evaluation import METRICS
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``landmarkgait baseline gei``."""
+    baseline = subparsers.add_parser(
+        "baseline",
+        help="training-free baselines that calibrate a dataset's difficulty",
+        description="Training-free baselines that calibrate a dataset's difficulty.",
+    )
+    commands = baseline.add_subparsers(title="baselines", metavar="BASELINE")
+    baseline.set_defaults(handler=lambda _args: _print_help(baseline))
+
+    gei = commands.add_parser(
+        "gei",
+        help="gait-energy-image + nearest neighbour, CASIA-B protocol on the test subjects",
+        description=(
+            "Average each test sequence's silhouettes into a gait energy image (GEI) and match probes "
+            "to the gallery by nearest neighbour with the CASIA-B protocol (probes nm-05/06, bg-01/02, "
+            "cl-01/02; gallery nm-01..04; identical-view cells excluded). Prints rank-1 per probe view x "
+            "gallery view and the NM / BG / CL means."
+        ),
+    )
+    gei.add_argument("dataset", type=Path, metavar="DATASET", help="Parquet dataset directory")
+    gei.add_argument(
+        "--partition",
+        type=Path,
+        metavar="JSON",
+        help="OpenGait partition JSON (default: the dataset's own partition, else CASIA-B's 74/50 split)",
+    )
+    gei.add_argument("--metric", choices=METRICS, default="euc", help="distance (default: euc)")
+    gei.add_argument("--json", action="store_true", help="print the summary metrics as JSON")
+    gei.add_argument("--csv", type=Path, metavar="PATH", help="also write the per-view results as CSV")
+    gei.add_argument("--heatmap", type=Path, metavar="PNG", help="also write the per-view rank-1 heatmap")
+    gei.set_defaults(handler=_gei)
+
+
+def _print_help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _gei(args: argparse.Namespace) -> int:
+    from data.baseline_gei import evaluate_gei_baseline
+    from data.partition import resolve_partition
+    from data.reader import SilhouetteDataset
+
+    dataset = SilhouetteDataset(args.dataset)
+    partition = resolve_partition(dataset, args.partition)
+    evaluation = evaluate_gei_baseline(dataset, partition.test_set, metric=args.metric)
+    if args.csv:
+        evaluation.to_csv(args.csv)
+    if args.heatmap:
+        evaluation.heatmap_png(args.heatmap)
+    if args.json:
+        metrics = {
+            key: (value if math.isfinite(value) else None) for key, value in evaluation.summary().items()
+        }
+        report = {
+            "dataset": str(args.dataset),
+            "fingerprint": dataset.metadata.fingerprint,
+            "test_subjects": len(partition.test_set),
+            "protocol": evaluation.protocol,
+            "metric": evaluation.metric,
+            "metrics": metrics,
+        }
+        print(json.dumps(report, indent=2))
+    else:
+        print(evaluation.format_table())
+    return 0

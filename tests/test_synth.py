@@ -1,0 +1,203 @@
+"""The synthetic benchmark generator: determinism, identity, conditions, partition and errors.
+
+Generates tiny datasets with real Ray tasks (4 subjects, 2 views, a few frames).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from data.baseline_gei import gait_energy_image
+from data.errors import DataError
+from data.format import list_shards, read_metadata, validate_dataset
+from data.reader import SilhouetteDataset
+from data.synth import SynthConfig, default_partition, generate_dataset, render_sequence
+
+TYPES = ("nm-01", "nm-02", "nm-05", "bg-01", "cl-01")
+VIEWS = ("018", "090")
+CONFIG = SynthConfig(subjects=4, types=TYPES, views=VIEWS, min_frames=28, max_frames=34, seed=3)
+
+
+@pytest.fixture(scope="module")
+def datasets(ray_cluster, tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("synth")
+    return {
+        "one_worker": generate_dataset(replace(CONFIG, workers=1), root / "one"),
+        "two_workers": generate_dataset(replace(CONFIG, workers=2), root / "two"),
+        "other_seed": generate_dataset(replace(CONFIG, seed=4), root / "other"),
+    }
+
+
+def _shard_bytes(path: Path) -> list[bytes]:
+    return [shard.read_bytes() for shard in list_shards(path)]
+
+
+def test_same_seed_gives_byte_identical_shards_whatever_the_workers(datasets) -> None:
+    one, two = _shard_bytes(datasets["one_worker"]), _shard_bytes(datasets["two_workers"])
+    assert len(one) == CONFIG.subjects  # one shard per subject
+    assert one == two
+    assert (
+        read_metadata(datasets["one_worker"]).fingerprint
+        == read_metadata(datasets["two_workers"]).fingerprint
+    )
+
+
+def test_another_seed_gives_different_data(datasets) -> None:
+    assert (
+        read_metadata(datasets["other_seed"]).fingerprint != read_metadata(datasets["one_worker"]).fingerprint
+    )
+    assert set(_shard_bytes(datasets["other_seed"])).isdisjoint(_shard_bytes(datasets["one_worker"]))
+
+
+def test_structure_metadata_and_partition(datasets) -> None:
+    path = datasets["one_worker"]
+    metadata = validate_dataset(path)
+    dataset = SilhouetteDataset(path)
+    assert (metadata.frame_height, metadata.frame_width) == (64, 64)
+    assert {(e.subject, e.type, e.view) for e in dataset.entries} == {
+        (s, t, v) for s in ("001", "002", "003", "004") for t in TYPES for v in VIEWS
+    }
+    assert all(CONFIG.min_frames <= e.num_frames <= CONFIG.max_frames for e in dataset.entries)
+    # round(4 * 74 / 124) = 2 training subjects
+    assert metadata.extra["partition"] == {"TRAIN_SET": ["001", "002"], "TEST_SET": ["003", "004"]}
+    assert metadata.extra["synth"]["seed"] == 3 and metadata.extra["synth"]["views"] == list(VIEWS)
+    record = dataset[dataset.find("002", "bg-01", "090")]
+    assert record.frames.dtype == np.uint8 and record.frames.max() == 255
+
+
+def test_default_partition_proportions() -> None:
+    names = tuple(f"{i:03d}" for i in range(1, 125))
+    split = default_partition(names)
+    assert (split["TRAIN_SET"][-1], split["TEST_SET"][0], len(split["TEST_SET"])) == ("074", "075", 50)
+    assert [len(default_partition(names[:n])["TRAIN_SET"]) for n in (2, 3, 10, 62)] == [1, 2, 6, 37]
+
+
+def test_a_sequence_does_not_depend_on_what_else_is_generated(datasets) -> None:
+    stored = SilhouetteDataset(datasets["one_worker"])
+    alone = SynthConfig(subjects=4, types=("nm-02",), views=("090",), min_frames=28, max_frames=34, seed=3)
+    frames = render_sequence(alone, "003", "nm-02", "090")
+    np.testing.assert_array_equal(frames, stored[stored.find("003", "nm-02", "090")].frames)
+
+
+def _gei(dataset: SilhouetteDataset, subject: str, type_: str, view: str) -> np.ndarray:
+    return gait_energy_image(dataset[dataset.find(subject, type_, view)].frames)
+
+
+def test_identity_within_subject_gei_distances_are_smaller_than_between(datasets) -> None:
+    dataset = SilhouetteDataset(datasets["one_worker"])
+    subjects = CONFIG.subject_names
+    for view in VIEWS:
+        # distances[i, j]: subject i's nm-02 GEI to subject j's nm-01 GEI, same view
+        distances = np.array(
+            [
+                [
+                    np.linalg.norm(_gei(dataset, i, "nm-02", view) - _gei(dataset, j, "nm-01", view))
+                    for j in subjects
+                ]
+                for i in subjects
+            ]
+        )
+        within = np.diag(distances)
+        between = distances[~np.eye(len(subjects), dtype=bool)].reshape(len(subjects), -1)
+        assert np.all(within < between.min(axis=1)), (view, distances)
+        assert within.mean() < 0.7 * between.mean()
+
+
+def test_bags_and_coats_change_the_silhouettes(datasets) -> None:
+    dataset = SilhouetteDataset(datasets["one_worker"])
+    gaps: dict[str, list[float]] = {"nm-02": [], "bg-01": [], "cl-01": []}
+    for subject in ("001", "002", "003", "004"):
+        for view in VIEWS:
+            reference = _gei(dataset, subject, "nm-01", view)
+            for type_, values in gaps.items():
+                values.append(float(np.linalg.norm(_gei(dataset, subject, type_, view) - reference)))
+    normal = np.mean(gaps["nm-02"])
+    assert np.mean(gaps["bg-01"]) > 1.3 * normal
+    assert np.mean(gaps["cl-01"]) > 1.3 * normal
+    # Coats also add area (thicker torso and limbs, a hem).
+    areas = {
+        type_: np.mean([_gei(dataset, s, type_, "090").sum() for s in ("001", "002", "003", "004")])
+        for type_ in ("nm-01", "cl-01")
+    }
+    assert areas["cl-01"] > areas["nm-01"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"views": ("045",)}, "views: unknown value '045'"),
+        ({"types": ("nm-07",)}, "types: unknown value 'nm-07'"),
+        ({"subjects": 0}, "subjects must be an integer in"),
+        (
+            {"min_frames": 50, "max_frames": 40},
+            r"min_frames \(50\) must not be greater than max_frames \(40\)",
+        ),
+        ({"views": ()}, "views must not be empty"),
+        ({"workers": 0}, "workers must be an integer in"),
+        ({"artefacts": -1.0}, "artefacts must be a number in"),
+    ],
+)
+def test_bad_arguments_raise_data_errors(arguments: dict, message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        SynthConfig(**arguments)
+
+
+def test_render_sequence_rejects_unknown_keys() -> None:
+    with pytest.raises(DataError, match=r"subject '005' is not one of 001\.\.004"):
+        render_sequence(CONFIG, "005", "nm-01", "090")
+    with pytest.raises(DataError, match="view '000' is not one of the configured views"):
+        render_sequence(CONFIG, "001", "nm-01", "000")
+
+
+def _cli(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *arguments], capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--views", "000,045"], "views: unknown value '045'"),
+        (["--subjects", "0"], "subjects must be an integer"),
+        (
+            ["--min-frames", "20", "--max-frames", "10"],
+            "min_frames (20) must not be greater than max_frames (10)",
+        ),
+    ],
+)
+def test_cli_bad_arguments_are_one_line_errors(tmp_path, arguments: list[str], message: str) -> None:
+    result = _cli("data", "synth", "--out", str(tmp_path / "ds"), *arguments)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "ds").exists()
+
+
+def test_cli_synth_and_preview(tmp_path) -> None:
+    out = tmp_path / "cli"
+    result = _cli(
+        "data", "synth", "--out", str(out), "--subjects", "2", "--views", "000,090", "--types", "nm-01,cl-01",
+        "--min-frames", "8", "--max-frames", "10", "--workers", "1", "--seed", "3",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "8 sequences of 2 subjects (1 train / 1 test)" in result.stdout
+    # The CLI run (its own Ray instance, one worker) stores what render_sequence produces.
+    dataset = SilhouetteDataset(out)
+    config = SynthConfig(
+        subjects=2, views=("000", "090"), types=("nm-01", "cl-01"), min_frames=8, max_frames=10, seed=3
+    )
+    np.testing.assert_array_equal(
+        dataset[dataset.find("002", "cl-01", "000")].frames, render_sequence(config, "002", "cl-01", "000")
+    )
+    sheet = tmp_path / "sheet.png"
+    result = _cli("data", "preview", str(out), "--out", str(sheet), "--subject", "002")
+    assert result.returncode == 0, result.stderr
+    assert sheet.read_bytes().startswith(b"\x89PNG")
+    result = _cli("data", "preview", str(out), "--out", str(sheet), "--subject", "009")
+    assert result.returncode == 2 and "no subject '009'" in result.stderr
