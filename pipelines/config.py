@@ -112,6 +112,7 @@ class LossSection:
     """Weights of the loss terms (a term whose stage does not produce it is ignored)."""
 
     reconstruction: float = 1.0
+    part_reconstruction: float = 1.0
     triplet: float = 1.0
     cross_entropy: float = 1.0
     triplet_margin: float = 0.2

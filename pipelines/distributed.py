@@ -65,10 +65,14 @@ def barrier() -> None:
 
 
 def wrap_for_training(model: nn.Module, sync_bn: bool) -> nn.Module:
-    """SyncBatchNorm when world size > 1 (the official ``sync_BN``), then DDP via Ray Train."""
+    """SyncBatchNorm when world size > 1 on GPUs (the official ``sync_BN``), then DDP via Ray Train.
+
+    torch's SyncBatchNorm runs on CUDA only; CPU workers keep per-worker BatchNorm statistics.
+    """
     import ray.train.torch
 
-    if sync_bn and distributed_active():
+    on_gpu = next(model.parameters()).device.type == "cuda"
+    if sync_bn and distributed_active() and on_gpu:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     return ray.train.torch.prepare_model(model, parallel_strategy_kwargs={"find_unused_parameters": True})
 

@@ -28,7 +28,9 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         log.info("joining Ray cluster at %s", address)
         ray.init(address=address, log_to_driver=True)
     else:
+        # address="local": never attach to a stale cluster recorded in /tmp/ray by an old `ray start`.
         ray.init(
+            address="local",
             num_cpus=num_cpus,
             include_dashboard=False,
             _node_ip_address="127.0.0.1",

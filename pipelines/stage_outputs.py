@@ -16,6 +16,7 @@ from torch import nn
 
 from data.reader import SilhouetteDataset
 from data.transforms import silhouette_transform
+from models.stages import repeat_short_sequences
 from models.visualize import render_summary
 from pipelines.job import WorkerJob
 from pipelines.tracking import Tracker
@@ -29,17 +30,16 @@ SUMMARY_FRAMES = 8
 def quality_metrics(stage: str, outputs: dict[str, torch.Tensor], sils: torch.Tensor) -> dict[str, float]:
     """Reconstruction quality of stages 1-2: MSE and IoU of the thresholded reconstruction.
 
-    ``outputs["reconstruction"]`` holds the frames each stage rebuilds, which are the input
-    silhouettes ``[N, T, H, W]`` (any layout with the same number of elements).
+    ``outputs["reconstruction"]`` ``[N, T, H, W]`` holds the frames each stage rebuilds: the input
+    silhouettes (very short clips repeated, as the losses do).
     """
     if stage == "recognition" or "reconstruction" not in outputs:
         return {}
     with torch.no_grad():
         reconstruction = outputs["reconstruction"].detach().float()
-        target = sils.detach().float()
-        if reconstruction.numel() != target.numel():
+        target = repeat_short_sequences(sils.detach().float())
+        if reconstruction.shape != target.shape:
             return {}
-        reconstruction = reconstruction.reshape(target.shape)
         predicted, actual = reconstruction > 0.5, target > 0.5
         union = (predicted | actual).sum().clamp(min=1)
         return {

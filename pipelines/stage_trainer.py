@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -169,13 +168,15 @@ class StageTrainer:
         loader = TrainBatchLoader(
             dataset,
             self.job.data.train_subjects,
-            subjects_per_batch=sampler.subjects_per_batch,
-            sequences_per_subject=sampler.sequences_per_subject,
+            P=sampler.subjects_per_batch,
+            K=sampler.sequences_per_subject,
             frames=sampler.frames,
             sample_type=sampler.sample_type,
-            seed=hash_seed(self.job.config.seed, self.stage, iteration),
+            seed=self.job.config.seed,
             rank=self.context.rank,
             world_size=self.context.world_size,
+            batch_shuffle=True,
+            start_step=iteration,
         )
         weights = LossWeights(**vars(self.section.loss))
         batches = iter(loader)
@@ -290,11 +291,6 @@ class StageTrainer:
         if self.context.is_main:
             self.tracker.finish(self.run_id)
         barrier()
-
-
-def hash_seed(seed: int, stage: str, iteration: int) -> int:
-    """A seed per (seed, stage, start iteration): a resumed stage draws fresh batches."""
-    return zlib.crc32(f"{seed}:{stage}:{iteration}".encode())
 
 
 def _short(metrics: dict[str, float]) -> str:

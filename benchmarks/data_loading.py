@@ -1,0 +1,204 @@
+"""Benchmark: Parquet dataset vs OpenGait pickle tree, same sequences, disk size and P x K loading speed.
+
+Builds (or reuses) a Parquet dataset of pretreated silhouettes, exports the identical sequences as
+an OpenGait pickle tree, then times random P x K triplet batches loaded the way training loads them:
+``SilhouetteDataset.read_many`` for Parquet, and OpenGait's loader (list the sequence directory,
+``pickle.load`` each file) for pickles. Each format is timed with a warm page cache and a cold one
+(files evicted with ``posix_fadvise(DONTNEED)`` before every batch, outside the timed region), and
+Parquet additionally with the reader's in-memory cache after a warm-up pass.
+
+Input: the synthetic benchmark (``data.synth``) when it is importable, else smooth blob walkers
+pretreated like real silhouettes (random noise would be an unfair input to compression).
+
+    python benchmarks/data_loading.py --subjects 8 --batches 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from data.converters import export_pkl_tree
+from data.format import SequenceRecord, write_dataset
+from data.pretreatment import pretreat_sequence
+from data.reader import SilhouetteDataset
+from data.sampling import TripletBatchSampler
+
+TYPES = ("nm-01", "nm-02", "nm-03", "nm-04", "nm-05", "nm-06", "bg-01", "bg-02", "cl-01", "cl-02")
+VIEWS = tuple(f"{angle:03d}" for angle in range(0, 181, 18))
+
+
+def blob_walker(rng: np.random.Generator, num_frames: int, size: int = 128) -> list[np.ndarray]:
+    """A smooth walking figure (head, torso, swinging legs and arms), blurred like real masks."""
+    width = rng.uniform(0.08, 0.13) * size
+    step = rng.uniform(0.12, 0.2) * size
+    period = rng.uniform(20, 30)
+    phase = rng.uniform(0, 2 * np.pi)
+    frames = []
+    for t in range(num_frames):
+        swing = np.sin(phase + 2 * np.pi * t / period)
+        image = np.zeros((size, size), np.uint8)
+        centre = int(size / 2 + rng.normal(0, 0.5))
+        hip = (centre, int(0.58 * size))
+        cv2.circle(image, (centre, int(0.12 * size)), int(0.07 * size), 255, -1)
+        cv2.ellipse(image, (centre, int(0.38 * size)), (int(width), int(0.2 * size)), 0, 0, 360, 255, -1)
+        for sign in (1, -1):
+            foot = (int(centre + sign * swing * step), int(0.97 * size))
+            cv2.line(image, hip, foot, 255, max(2, int(0.07 * size)))
+            hand = (int(centre - sign * swing * step * 0.6), int(0.6 * size))
+            cv2.line(image, (centre, int(0.25 * size)), hand, 255, max(2, int(0.04 * size)))
+        frames.append(cv2.GaussianBlur(image, (5, 5), 1.2))
+    return frames
+
+
+def blob_records(subjects: int, seed: int) -> Iterator[SequenceRecord]:
+    rng = np.random.default_rng(seed)
+    for subject in range(1, subjects + 1):
+        for type_ in TYPES:
+            for view in VIEWS:
+                raw = blob_walker(rng, int(rng.integers(30, 101)))
+                frames = pretreat_sequence(raw).frames
+                yield SequenceRecord(f"{subject:03d}", type_, view, frames)
+
+
+def build_parquet(out: Path, subjects: int, source: str, seed: int) -> str:
+    """Create the Parquet dataset; returns a description of the input used."""
+    if source in ("auto", "synth"):
+        try:
+            from data.synth import SynthConfig, generate_dataset
+        except ImportError:
+            if source == "synth":
+                raise
+        else:
+            generate_dataset(SynthConfig(subjects=subjects, seed=seed), out)
+            return "synthetic benchmark (data.synth)"
+    write_dataset(blob_records(subjects, seed), out, name="blob-walkers", source="benchmarks/data_loading.py")
+    return "blob walkers (data.synth not importable)"
+
+
+def directory_size(root: Path) -> int:
+    return sum(path.stat().st_size for path in root.rglob("*") if path.is_file())
+
+
+def evict(files: list[Path]) -> None:
+    """Drop ``files`` from the page cache so the next read comes from the disk."""
+    for path in files:
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            os.fdatasync(descriptor)
+            os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(descriptor)
+
+
+def opengait_loader(root: Path, dataset: SilhouetteDataset) -> Callable[[list[int]], list[np.ndarray]]:
+    """Load sequences as OpenGait's ``DataSet.__loader__`` does: list the directory, unpickle each file."""
+    directories = [root / e.subject / e.type / e.view for e in dataset.entries]
+
+    def load(batch: list[int]) -> list[np.ndarray]:
+        arrays = []
+        for index in batch:
+            directory = directories[index]
+            for name in sorted(os.listdir(directory)):
+                with open(directory / name, "rb") as handle:
+                    arrays.append(pickle.load(handle))
+        return arrays
+
+    return load
+
+
+def parquet_loader(dataset: SilhouetteDataset) -> Callable[[list[int]], list[np.ndarray]]:
+    def load(batch: list[int]) -> list[np.ndarray]:
+        return [record.frames for record in dataset.read_many(batch)]
+
+    return load
+
+
+def time_batches(
+    load: Callable[[list[int]], list[np.ndarray]], batches: list[list[int]], files: list[Path] | None
+) -> float:
+    """Sequences per second over ``batches``; ``files`` are evicted before each batch when given."""
+    elapsed = 0.0
+    for batch in batches:
+        if files is not None:
+            evict(files)
+        start = time.perf_counter()
+        arrays = load(batch)
+        elapsed += time.perf_counter() - start
+        assert len(arrays) == len(batch)
+    return sum(len(b) for b in batches) / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--subjects", type=int, default=8, help="subjects to generate (110 sequences each)")
+    parser.add_argument("--batches", type=int, default=30, help="random P x K batches per measurement")
+    parser.add_argument("--P", type=int, default=8, help="subjects per batch")
+    parser.add_argument("--K", type=int, default=16, help="sequences per subject")
+    parser.add_argument("--repeats", type=int, default=3, help="measurements per condition (median printed)")
+    parser.add_argument("--source", choices=("auto", "synth", "blobs"), default="auto")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workdir", type=Path, help="keep the datasets here and reuse them on later runs")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="landmarkgait-bench-") as temp:
+        workdir = args.workdir or Path(temp)
+        parquet_dir, pickle_dir = workdir / "parquet", workdir / "pkl"
+        started = time.perf_counter()
+        described = "existing datasets in --workdir"
+        if not parquet_dir.exists():
+            described = build_parquet(parquet_dir, args.subjects, args.source, args.seed)
+        if not pickle_dir.exists():
+            export_pkl_tree(parquet_dir, pickle_dir)
+        dataset = SilhouetteDataset(parquet_dir)
+        print(
+            f"input: {described}; {len(dataset)} sequences, {sum(e.num_frames for e in dataset.entries)} frames"
+        )
+        print(f"prepared in {time.perf_counter() - started:.0f} s under {workdir}")
+
+        parquet_size, pickle_size = directory_size(parquet_dir), directory_size(pickle_dir)
+        print(
+            f"disk size: parquet {parquet_size / 2**20:.1f} MiB, pickle tree {pickle_size / 2**20:.1f} MiB, "
+        )
+        print(f"           ratio parquet/pickle = {parquet_size / pickle_size:.3f} (goal <= 0.3)")
+
+        sampler = TripletBatchSampler(dataset.indices_by_subject(), args.P, args.K, seed=args.seed)
+        batches = [sampler.global_batch(step) for step in range(args.batches)]
+        parquet_files = [p for p in parquet_dir.rglob("*") if p.is_file()]
+        pickle_files = [p for p in pickle_dir.rglob("*.pkl")]
+        cached = SilhouetteDataset(parquet_dir, cache_bytes=8 * 2**30)
+        conditions = {
+            "pickle  warm": (opengait_loader(pickle_dir, dataset), None),
+            "parquet warm": (parquet_loader(dataset), None),
+            "pickle  cold": (opengait_loader(pickle_dir, dataset), pickle_files),
+            "parquet cold": (parquet_loader(dataset), parquet_files),
+            "parquet cache": (parquet_loader(cached), None),
+        }
+        for load, _ in conditions.values():  # warm the page cache and the reader cache
+            time_batches(load, batches, None)
+        rates: dict[str, list[float]] = {name: [] for name in conditions}
+        for _ in range(args.repeats):  # interleaved, so load from other processes hits all alike
+            for name, (load, files) in conditions.items():
+                rates[name].append(time_batches(load, batches, files))
+        median = {name: statistics.median(values) for name, values in rates.items()}
+        print(f"random {args.P}x{args.K} batches, {args.batches} per measurement, median of {args.repeats}:")
+        for name, rate in median.items():
+            print(f"  {name:<14} {rate:10.0f} sequences/s")
+        for condition in ("warm", "cold"):
+            speedup = median[f"parquet {condition}"] / median[f"pickle  {condition}"]
+            print(f"speedup parquet/pickle, {condition} page cache: {speedup:.2f}x (goal >= 3)")
+        speedup = median["parquet cache"] / median["pickle  warm"]
+        print(f"speedup parquet with reader cache / pickle warm: {speedup:.2f}x (goal >= 3)")
+
+
+if __name__ == "__main__":
+    main()

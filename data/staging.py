@@ -1,0 +1,59 @@
+"""Atomic publication of output directories (datasets, exported pickle trees).
+
+Writers fill a hidden staging directory next to the destination and publish it with one rename,
+so a destination path either holds a complete result or nothing: an interrupted or failed write
+leaves at most a hidden ``.<name>.tmp-*`` directory behind. This module must not know what the
+directories contain.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+from data.errors import DataError
+
+
+def check_destination(out: Path, *, overwrite: bool) -> None:
+    """Fail early, before any work, when ``out`` exists and may not be replaced."""
+    out = Path(out)
+    if (out.exists() or out.is_symlink()) and not overwrite:
+        raise DataError(
+            f"{out}: destination already exists (pass --overwrite / overwrite=True to replace it)"
+        )
+
+
+def make_staging_dir(out: Path) -> Path:
+    """Create an empty hidden directory beside ``out`` (same filesystem, so publishing is a rename)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+
+
+def publish_directory(staging: Path, out: Path, *, overwrite: bool) -> Path:
+    """Move the finished ``staging`` directory to ``out`` atomically and return ``out``.
+
+    With ``overwrite`` an existing ``out`` is first renamed aside and deleted only after the new
+    directory is in place, so no reader ever sees a mixture of old and new files.
+    """
+    staging, out = Path(staging), Path(out)
+    check_destination(out, overwrite=overwrite)
+    if not (out.exists() or out.is_symlink()):
+        os.rename(staging, out)
+        return out
+    retired = out.with_name(f".{out.name}.old-{uuid.uuid4().hex}")
+    os.rename(out, retired)
+    os.rename(staging, out)
+    if retired.is_dir() and not retired.is_symlink():
+        shutil.rmtree(retired)
+    else:
+        retired.unlink()
+    return out
+
+
+def discard_staging_dir(staging: Path) -> None:
+    """Remove a staging directory after a failed or interrupted write."""
+    shutil.rmtree(staging, ignore_errors=True)

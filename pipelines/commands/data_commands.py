@@ -1,0 +1,177 @@
+"""``landmarkgait data convert-pkl | convert-frames | export-pkl | inspect | validate``.
+
+Parses arguments, calls ``data.converters`` / ``data.summary`` / ``data.format`` and prints the
+outcome. No conversion or validation logic lives here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from data.converters import (
+    DEFAULT_WORKERS,
+    ConversionReport,
+    convert_frame_tree,
+    convert_pkl_tree,
+    export_pkl_tree,
+)
+from data.errors import DataError
+from data.format import DEFAULT_SEQUENCES_PER_SHARD, validate_dataset
+from data.summary import summarize_dataset
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the dataset conversion and inspection commands under ``landmarkgait data``."""
+    convert_pkl = subparsers.add_parser(
+        "convert-pkl",
+        help="convert an OpenGait pickle tree to a Parquet dataset",
+        description=(
+            "Convert an OpenGait pickle tree SRC/<subject>/<type>/<view>/*.pkl (each a uint8 array "
+            "T x H x W) to a Parquet dataset at DST. Pickles are read with a restricted unpickler that "
+            "admits numpy arrays only; anything else is skipped and reported with the file's name."
+        ),
+    )
+    _add_conversion_arguments(convert_pkl, "OpenGait pickle tree")
+    convert_pkl.set_defaults(handler=_convert_pkl)
+
+    convert_frames = subparsers.add_parser(
+        "convert-frames",
+        help="pretreat a raw PNG frame tree (CASIA-B layout) into a Parquet dataset",
+        description=(
+            "Pretreat raw silhouette frames SRC/<subject>/<type>/<view>/*.png (name order) exactly as "
+            "OpenGait's datasets/pretreatment.py does (drop blank frames, crop, resize to height "
+            "IMG_SIZE, centre, cut to IMG_SIZE x IMG_SIZE) and store them as a Parquet dataset at DST."
+        ),
+    )
+    _add_conversion_arguments(convert_frames, "raw frame tree")
+    convert_frames.add_argument(
+        "--img-size", type=int, default=64, help="output frame height and width in pixels (default: 64)"
+    )
+    convert_frames.set_defaults(handler=_convert_frames)
+
+    export_pkl = subparsers.add_parser(
+        "export-pkl",
+        help="write a Parquet dataset back as an OpenGait pickle tree",
+        description=(
+            "Write the Parquet dataset SRC as an OpenGait pickle tree DST/<subject>/<type>/<view>/<view>.pkl "
+            "with bit-identical arrays, for use with OpenGait itself."
+        ),
+    )
+    export_pkl.add_argument("src", type=Path, metavar="SRC", help="Parquet dataset directory")
+    export_pkl.add_argument("dst", type=Path, metavar="DST", help="pickle tree to create")
+    _add_worker_arguments(export_pkl)
+    export_pkl.set_defaults(handler=_export_pkl)
+
+    inspect = subparsers.add_parser(
+        "inspect",
+        help="summarise a dataset: subjects, types, views, counts, lengths, size",
+        description=(
+            "Summarise a Parquet dataset: metadata, subjects, types, views, sequence and frame counts, "
+            "a histogram of sequence lengths and the size on disk. Reads no frames."
+        ),
+    )
+    inspect.add_argument("path", type=Path, metavar="PATH", help="Parquet dataset directory")
+    inspect.add_argument("--json", action="store_true", help="print the summary as JSON")
+    inspect.set_defaults(handler=_inspect)
+
+    validate = subparsers.add_parser(
+        "validate",
+        help="fully check a dataset (exit 0 valid, 1 invalid)",
+        description=(
+            "Check a Parquet dataset completely: metadata and format version, shard schemas, keys, "
+            "every frame length, and that the content still matches its fingerprint. "
+            "Exit status 0 if valid, 1 if not (the reason names the file, row and field)."
+        ),
+    )
+    validate.add_argument("path", type=Path, metavar="PATH", help="Parquet dataset directory")
+    validate.set_defaults(handler=_validate)
+
+
+def _add_worker_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers", type=int, default=DEFAULT_WORKERS, help=f"worker processes (default: {DEFAULT_WORKERS})"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace DST if it exists")
+
+
+def _add_conversion_arguments(parser: argparse.ArgumentParser, source: str) -> None:
+    parser.add_argument("src", type=Path, metavar="SRC", help=f"root of the {source}")
+    parser.add_argument("dst", type=Path, metavar="DST", help="Parquet dataset directory to create")
+    parser.add_argument("--name", help="dataset name stored in the metadata (default: DST's name)")
+    parser.add_argument(
+        "--sequences-per-shard",
+        type=int,
+        default=DEFAULT_SEQUENCES_PER_SHARD,
+        help=f"maximum sequences per shard file (default: {DEFAULT_SEQUENCES_PER_SHARD})",
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="fail (writing nothing) if any sequence would be skipped"
+    )
+    _add_worker_arguments(parser)
+
+
+def _print_conversion(report: ConversionReport) -> None:
+    print(
+        f"wrote {report.out}: {report.num_sequences} sequences, {report.num_frames} frames, "
+        f"{report.size_bytes / 2**20:.1f} MiB"
+    )
+    if report.dropped_frames:
+        print(f"dropped {report.dropped_frames} blank frames during pretreatment")
+    if report.skipped:
+        print(f"skipped {len(report.skipped)} sequences:")
+        for item in report.skipped:
+            print(f"  {item.location}: {item.reason}")
+
+
+def _convert_pkl(args: argparse.Namespace) -> int:
+    report = convert_pkl_tree(
+        args.src,
+        args.dst,
+        name=args.name,
+        workers=args.workers,
+        sequences_per_shard=args.sequences_per_shard,
+        overwrite=args.overwrite,
+        strict=args.strict,
+    )
+    _print_conversion(report)
+    return 0
+
+
+def _convert_frames(args: argparse.Namespace) -> int:
+    report = convert_frame_tree(
+        args.src,
+        args.dst,
+        img_size=args.img_size,
+        name=args.name,
+        workers=args.workers,
+        sequences_per_shard=args.sequences_per_shard,
+        overwrite=args.overwrite,
+        strict=args.strict,
+    )
+    _print_conversion(report)
+    return 0
+
+
+def _export_pkl(args: argparse.Namespace) -> int:
+    report = export_pkl_tree(args.src, args.dst, workers=args.workers, overwrite=args.overwrite)
+    print(f"wrote {report.out}: {report.num_files} pickle files, {report.size_bytes / 2**20:.1f} MiB")
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    summary = summarize_dataset(args.path)
+    print(json.dumps(summary.to_dict(), indent=2) if args.json else summary.format_text())
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    try:
+        metadata = validate_dataset(args.path)
+    except DataError as error:
+        print(f"invalid: {error}", file=sys.stderr)
+        return 1
+    print(f"valid: {args.path} ({metadata.num_sequences} sequences, {metadata.fingerprint})")
+    return 0
