@@ -74,7 +74,7 @@ def wrap_for_training(model: nn.Module, sync_bn: bool) -> nn.Module:
     on_gpu = next(model.parameters()).device.type == "cuda"
     if sync_bn and distributed_active() and on_gpu:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    return ray.train.torch.prepare_model(model, parallel_strategy_kwargs={"find_unused_parameters": True})
+    return ray.train.torch.prepare_model(model, parallel_strategy_kwargs={"find_unused_parameters": False})
 
 
 def unwrap(model: nn.Module) -> nn.Module:

@@ -8,7 +8,6 @@ runs to the parent and copy the evaluation summary onto it for comparison in the
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import subprocess
 import time
@@ -27,6 +26,7 @@ from pipelines.datasets import describe_dataset, ensure_dataset
 from pipelines.errors import PipelineError
 from pipelines.job import WorkerJob
 from pipelines.planning import DataIdentity, StageTask, plan_pipeline
+from pipelines.ray_runtime import ray_session
 from pipelines.tracking import TAG_CODE, TAG_DATA, TAG_KIND, TAG_PIPELINE, TAG_STAGE, Tracker
 from pipelines.worker_loop import train_loop_per_worker
 
@@ -82,10 +82,28 @@ def run_pipeline(
     force: bool = False,
     upstream: str | None = None,
     callbacks: Sequence[Any] = (),
+    ray_address: str | None = None,
 ) -> PipelineOutcome:
+    """Plan against MLflow, train what is missing in one Ray Train job, and summarise.
+
+    Every check that needs no training (tracking reachable, dataset valid, upstream run found)
+    happens before Ray starts; a pipeline whose stages are all reusable never starts Ray.
+    """
     prepared = prepare(config)
-    tracker = prepared.tracker
-    plan = plan_pipeline(config, prepared.data, tracker, tuple(stages), force=force, upstream_run_id=upstream)
+    plan = plan_pipeline(
+        config, prepared.data, prepared.tracker, tuple(stages), force=force, upstream_run_id=upstream
+    )
+    return execute(prepared, plan, force=force, callbacks=callbacks, ray_address=ray_address)
+
+
+def execute(
+    prepared: PreparedPipeline,
+    plan: Sequence[StageTask],
+    force: bool = False,
+    callbacks: Sequence[Any] = (),
+    ray_address: str | None = None,
+) -> PipelineOutcome:
+    config, tracker = prepared.config, prepared.tracker
     version = code_version()
     parent = tracker.create_run(
         name=config.name,
@@ -99,7 +117,6 @@ def run_pipeline(
             log.info(
                 "stage %s: reusing finished run %s (same config and data)", task.stage, task.reuse_run_id
             )
-            tracker.set_tags(parent, {f"landmarkgait.run.{task.stage}": task.reuse_run_id})
     try:
         if any(task.trains for task in plan):
             job = WorkerJob(
@@ -113,7 +130,8 @@ def run_pipeline(
                 data=prepared.data,
                 code_version=version,
             )
-            fit(job, train_run_name(config, plan, force), callbacks)
+            with ray_session(ray_address):
+                fit(job, train_run_name(config, plan, force), callbacks)
         stage_runs = collect_stage_runs(tracker, parent, plan)
         outcome = summarise(tracker, parent, stage_runs, reused)
     except BaseException:
@@ -124,10 +142,12 @@ def run_pipeline(
 
 
 def train_run_name(config: PipelineConfig, plan: Sequence[StageTask], force: bool) -> str:
-    """Ray Train run name: stable for the same plan so a re-run resumes from Ray's checkpoints."""
-    digest = hashlib.sha256("|".join(task.stage_key for task in plan if task.trains).encode()).hexdigest()[
-        :12
-    ]
+    """Ray Train run name: stable for the same target stage so a re-run resumes from Ray's checkpoints.
+
+    The last stage's key determines every key before it, so an interrupted pipeline and its
+    re-run (which now reuses the stages that had finished) share the name.
+    """
+    digest = plan[-1].stage_key[:12]
     suffix = f"-{int(time.time())}" if force else ""
     return f"{config.name}-{digest}{suffix}"
 
@@ -158,7 +178,7 @@ def fit(job: WorkerJob, name: str, callbacks: Sequence[Any] = ()) -> None:
 
 
 def collect_stage_runs(tracker: Tracker, parent: str, plan: Sequence[StageTask]) -> dict[str, str]:
-    runs = {task.stage: task.reuse_run_id for task in plan if task.reuse_run_id}
+    runs: dict[str, str] = {task.stage: task.reuse_run_id for task in plan if task.reuse_run_id}
     found = tracker.client.search_runs(
         [tracker.experiment_id],
         filter_string=f"tags.`{TAG_PIPELINE}` = '{parent}' and attributes.status = 'FINISHED'",
@@ -168,9 +188,9 @@ def collect_stage_runs(tracker: Tracker, parent: str, plan: Sequence[StageTask])
     missing = [task.stage for task in plan if task.stage not in runs]
     if missing:
         raise PipelineError(f"stages {', '.join(missing)} did not finish; see the Ray Train logs above")
-    for stage, run_id in runs.items():
-        tracker.set_tags(parent, {f"landmarkgait.run.{stage}": run_id})
-    return runs
+    ordered = {stage: runs[stage] for stage in STAGES if stage in runs}
+    tracker.set_tags(parent, {f"landmarkgait.run.{stage}": run_id for stage, run_id in ordered.items()})
+    return ordered
 
 
 def summarise(
@@ -196,7 +216,9 @@ def summarise(
     return outcome
 
 
-def evaluate_recognition_run(config: PipelineConfig, run_reference: str) -> PipelineOutcome:
+def evaluate_recognition_run(
+    config: PipelineConfig, run_reference: str, ray_address: str | None = None
+) -> PipelineOutcome:
     """Evaluate a finished recognition run's checkpoint on ``config``'s dataset, on Ray workers."""
     prepared = prepare(config)
     tracker = prepared.tracker
@@ -218,5 +240,6 @@ def evaluate_recognition_run(config: PipelineConfig, run_reference: str) -> Pipe
         code_version=code_version(),
         evaluate_run_id=run.info.run_id,
     )
-    fit(job, f"{config.name}-evaluate-{run.info.run_id[:8]}-{int(time.time())}")
+    with ray_session(ray_address):
+        fit(job, f"{config.name}-evaluate-{run.info.run_id[:8]}-{int(time.time())}")
     return summarise(tracker, run.info.run_id, {"recognition": run.info.run_id}, [])

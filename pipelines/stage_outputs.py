@@ -88,15 +88,17 @@ def log_pytorch_model(tracker: Tracker, run_id: str, model: nn.Module, job: Work
     registered = job.config.tracking.registered_model
     mlflow.set_tracking_uri(tracker.tracking_uri)
     with mlflow.start_run(run_id=run_id):
-        try:
-            mlflow.pytorch.log_model(
-                model.cpu() if next(model.parameters()).device.type != "cpu" else model,
-                name="model",
-                registered_model_name=registered,
-                pip_requirements=["torch", "landmarkgait"],
-            )
-        except mlflow.exceptions.MlflowException as error:
-            if registered is None:
-                raise
-            log.warning("model registry unavailable (%s); logging the model unregistered", error)
-            mlflow.pytorch.log_model(model, name="model", pip_requirements=["torch", "landmarkgait"])
+        info = mlflow.pytorch.log_model(
+            model.cpu(),
+            name="model",
+            serialization_format="pickle",  # pt2 would trace forward, which groups landmarks at random
+            pip_requirements=["torch", "landmarkgait"],
+        )
+    if registered is None:
+        return
+    try:
+        mlflow.register_model(info.model_uri, registered)
+    except mlflow.exceptions.MlflowException as error:
+        log.warning(
+            "model not registered as %r: the tracking backend has no model registry (%s)", registered, error
+        )

@@ -163,6 +163,8 @@ class StageTrainer:
     def run(self) -> str:
         self.run_id = self._open_run()
         model, optimizer, scheduler, iteration = self._prepare_model()
+        if self.resume is not None and self.context.is_main:
+            self.tracker.log_metrics(self.run_id, {"resume/from_iteration": iteration}, step=iteration)
         sampler = self.section.sampler
         dataset = SilhouetteDataset(self.job.dataset_path, cache_bytes=self.job.config.data.cache_bytes)
         loader = TrainBatchLoader(

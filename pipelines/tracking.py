@@ -156,6 +156,13 @@ class Tracker:
         except mlflow.exceptions.MlflowException:
             raise PipelineError(f"MLflow run {run_ref!r} not found at {self.tracking_uri}") from None
 
+    def run_finished(self, run_id: str) -> bool:
+        try:
+            run = self.client.get_run(run_id)
+        except mlflow.exceptions.MlflowException:
+            return False
+        return run.info.status == "FINISHED" and run.info.lifecycle_stage == "active"
+
     # -- stage runs -------------------------------------------------------------------------------
     def stage_runs(
         self, stage: str, stage_key: str | None = None, max_results: int = 20

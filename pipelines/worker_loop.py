@@ -47,6 +47,9 @@ def train_loop_per_worker(payload: dict[str, Any]) -> None:
         evaluate_run(job, context, tracker)
         return
     completed, resume = read_resume_point()
+    # A Ray Train run of the same name may be restored after its MLflow runs were deleted: trust
+    # only stages whose MLflow run still exists and finished.
+    completed = {stage: run_id for stage, run_id in completed.items() if tracker.run_finished(run_id)}
     previous_run: str | None = None
     for task in job.plan:
         if not task.trains:

@@ -22,6 +22,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# A session-private Ray token, set before any test module imports Ray (Ray reads it once) and
+# inherited by every child process: CLI subprocesses, `ray start`, `ray job submit`.
+os.environ.update(
+    {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32), "RAY_USAGE_STATS_ENABLED": "0"}
+)
 BIN = Path(sys.executable).parent
 
 
@@ -76,10 +82,8 @@ class RayHead:
 
 @pytest.fixture(scope="session")
 def ray_head(landmarkgait_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayHead]:
-    # A session-private token in the environment: every child (CLI, ray job submit) inherits it.
-    secret = secrets.token_hex(32)
-    os.environ.update({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secret, "RAY_USAGE_STATS_ENABLED": "0"})
     env = dict(os.environ)
+    secret = os.environ["RAY_AUTH_TOKEN"]
     port, dashboard_port = free_port(), free_port()
     log_path = tmp_path_factory.mktemp("ray-head") / "head.log"
     with open(log_path, "w") as log_file:
@@ -174,3 +178,52 @@ def run_cli(
         timeout=timeout_s,
         cwd=REPO,
     )
+
+
+MICRO_VIEWS = ("000", "090", "180")
+
+
+@pytest.fixture(scope="session")
+def micro_dataset(ray_cluster: RayHead, landmarkgait_home: Path) -> Path:
+    """A tiny synthetic CASIA-B (8 subjects, 3 views, all 10 types) generated once per session."""
+    from data.synth import SynthConfig, generate_dataset
+
+    config = SynthConfig(subjects=8, views=MICRO_VIEWS, min_frames=20, max_frames=26, seed=0)
+    return generate_dataset(config, landmarkgait_home / "datasets" / "micro")
+
+
+def write_micro_config(
+    path: Path,
+    dataset: Path,
+    tracking_uri: str,
+    experiment: str,
+    total_iter: int = 4,
+    save_iter: int = 2,
+    num_workers: int = 2,
+    storage_path: Path | None = None,
+) -> Path:
+    """A pipeline config of micro presets: each stage a few iterations of a 2 x 2 batch."""
+    import yaml
+
+    def stage() -> dict:
+        return {
+            "total_iter": total_iter,
+            "save_iter": save_iter,
+            "log_iter": save_iter,
+            "sampler": {"subjects_per_batch": 2, "sequences_per_subject": 2, "frames": 8},
+        }
+
+    config = {
+        "name": experiment,
+        "data": {"path": str(dataset)},
+        "model": {"preset": "micro"},
+        "stages": {"landmark": stage(), "parsing": stage(), "recognition": stage()},
+        "scaling": {
+            "num_workers": num_workers,
+            "cpus_per_worker": 0.5,
+            "storage_path": str(storage_path) if storage_path else None,
+        },
+        "tracking": {"tracking_uri": tracking_uri, "experiment": experiment},
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path

@@ -66,33 +66,30 @@ def print_outcome(outcome, as_json: bool = False) -> None:
 
 def handle_run(args: argparse.Namespace) -> int:
     from pipelines.driver import run_pipeline
-    from pipelines.ray_runtime import ray_session
 
-    config = load_with_options(args)
-    with ray_session(args.ray_address):
-        outcome = run_pipeline(config, force=args.force)
+    outcome = run_pipeline(load_with_options(args), force=args.force, ray_address=args.ray_address)
     print_outcome(outcome, args.json)
     return 0
 
 
 def handle_train(args: argparse.Namespace) -> int:
     from pipelines.driver import run_pipeline
-    from pipelines.ray_runtime import ray_session
 
-    config = load_with_options(args)
-    with ray_session(args.ray_address):
-        outcome = run_pipeline(config, stages=(args.stage,), force=args.force, upstream=args.upstream)
+    outcome = run_pipeline(
+        load_with_options(args),
+        stages=(args.stage,),
+        force=args.force,
+        upstream=args.upstream,
+        ray_address=args.ray_address,
+    )
     print_outcome(outcome, args.json)
     return 0
 
 
 def handle_evaluate(args: argparse.Namespace) -> int:
     from pipelines.driver import evaluate_recognition_run
-    from pipelines.ray_runtime import ray_session
 
-    config = load_with_options(args)
-    with ray_session(args.ray_address):
-        outcome = evaluate_recognition_run(config, args.run)
+    outcome = evaluate_recognition_run(load_with_options(args), args.run, ray_address=args.ray_address)
     print_outcome(outcome, args.json)
     return 0
 

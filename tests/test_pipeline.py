@@ -1,0 +1,108 @@
+"""The three-stage pipeline on a real Ray cluster with real MLflow tracking.
+
+Stages run for a few iterations of micro presets on the session's micro synthetic dataset with
+two Ray Train workers; an ``mlflow server`` on 127.0.0.1 receives the runs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from pipelines.config import load_config
+from pipelines.driver import PipelineOutcome, run_pipeline
+from tests.conftest import RayHead, run_cli, write_micro_config
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server_config(tmp_path_factory: pytest.TempPathFactory, micro_dataset: Path, mlflow_server: str) -> Path:
+    return write_micro_config(
+        tmp_path_factory.mktemp("e2e") / "micro.yaml", micro_dataset, mlflow_server, "e2e"
+    )
+
+
+@pytest.fixture(scope="module")
+def first_run(ray_cluster: RayHead, server_config: Path) -> PipelineOutcome:
+    return run_pipeline(load_config(server_config))
+
+
+def artifact_paths(client: MlflowClient, run_id: str, path: str = "") -> set[str]:
+    found: set[str] = set()
+    for item in client.list_artifacts(run_id, path or None):
+        found |= artifact_paths(client, run_id, item.path) if item.is_dir else {item.path}
+    return found
+
+
+def test_three_stages_are_nested_mlflow_runs_chained_by_upstream(
+    first_run: PipelineOutcome, mlflow_server: str
+) -> None:
+    client = MlflowClient(mlflow_server)
+    assert list(first_run.stage_runs) == ["landmark", "parsing", "recognition"]
+    assert first_run.reused == []
+    runs = {stage: client.get_run(run_id) for stage, run_id in first_run.stage_runs.items()}
+    for stage, run in runs.items():
+        assert run.info.status == "FINISHED"
+        assert run.data.tags["mlflow.parentRunId"] == first_run.pipeline_run_id
+        assert run.data.tags["landmarkgait.stage"] == stage
+        assert run.data.tags["landmarkgait.data_fingerprint"]
+        assert run.data.params["model.preset"] == "micro"
+        assert run.data.params["stages.landmark.total_iter"] == "4"
+        artifacts = artifact_paths(client, run.info.run_id)
+        assert any(path.startswith("checkpoints/") and path.endswith("-00004.pt") for path in artifacts), (
+            artifacts
+        )
+        assert "config/resolved.yaml" in artifacts
+        assert "summary/silhouettes.png" in artifacts and "summary/reconstruction.png" in artifacts
+    assert runs["landmark"].data.tags["landmarkgait.upstream_run_id"] == ""
+    assert runs["parsing"].data.tags["landmarkgait.upstream_run_id"] == first_run.stage_runs["landmark"]
+    assert runs["recognition"].data.tags["landmarkgait.upstream_run_id"] == first_run.stage_runs["parsing"]
+    assert "summary/parts.png" in artifact_paths(client, first_run.stage_runs["parsing"])
+
+    landmark_metrics = runs["landmark"].data.metrics
+    assert {"loss/reconstruction", "frames_per_s", "lr/group0", "quality/recon_iou"} <= set(landmark_metrics)
+    recognition = runs["recognition"]
+    assert {"loss/triplet", "loss/cross_entropy", "eval/rank1/NM", "eval/rank1/BG", "eval/rank1/CL"} <= set(
+        recognition.data.metrics
+    )
+    assert "eval/rank1/NM/090" in recognition.data.metrics
+    evaluation = artifact_paths(client, recognition.info.run_id, "evaluation/latest")
+    assert {"evaluation/latest/per_view.csv", "evaluation/latest/per_view_heatmap.png"} <= evaluation
+    assert "NM" in first_run.rank1_table and "CL" in first_run.rank1_table
+    assert set(first_run.evaluation) >= {"eval/rank1/NM", "eval/rank1/BG", "eval/rank1/CL"}
+    versions = client.search_model_versions("name='landmarkgait'")
+    assert any(version.run_id == recognition.info.run_id for version in versions)
+
+
+def test_stage_in_separate_process_finds_upstream_through_server(
+    first_run: PipelineOutcome, server_config: Path, ray_cluster: RayHead, mlflow_server: str
+) -> None:
+    result = run_cli(
+        "train",
+        str(server_config),
+        "--stage",
+        "parsing",
+        "--force",
+        "--json",
+        "--ray-address",
+        ray_cluster.address,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome = json.loads(result.stdout[result.stdout.index("{") :])
+    new_parsing = outcome["stage_runs"]["parsing"]
+    assert new_parsing != first_run.stage_runs["parsing"]
+    run = MlflowClient(mlflow_server).get_run(new_parsing)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["landmarkgait.upstream_run_id"] == first_run.stage_runs["landmark"]
+
+
+def test_rerun_reuses_finished_stages(first_run: PipelineOutcome, server_config: Path) -> None:
+    again = run_pipeline(load_config(server_config))
+    assert again.reused == ["landmark", "parsing", "recognition"]
+    assert again.stage_runs["landmark"] == first_run.stage_runs["landmark"]
+    assert again.stage_runs["recognition"] == first_run.stage_runs["recognition"]
+    assert again.evaluation == first_run.evaluation
