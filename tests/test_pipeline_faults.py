@@ -1,0 +1,231 @@
+"""Faults and bad input around the pipeline: killed workers and drivers, ray job submit, errors.
+
+Every run uses real processes: the ``landmarkgait`` CLI in a subprocess joined to the session's
+Ray head, real ``SIGKILL``s, and MLflow stores whose runs are then inspected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.conftest import BIN, REPO, RayHead, free_port, run_cli, wait_until, write_micro_config
+
+pytestmark = pytest.mark.slow
+
+
+def ray_train_worker_pids() -> list[int]:
+    """PIDs of live Ray Train worker processes (their process title names the actor)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"RayTrainWorker" in title:
+            pids.append(int(entry.name))
+    return pids
+
+
+def stage_runs(client: MlflowClient, experiment: str, stage: str) -> list:
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return []
+    return client.search_runs(
+        [found.experiment_id],
+        filter_string=f"tags.`landmarkgait.stage` = '{stage}'",
+        order_by=["attributes.start_time DESC"],
+    )
+
+
+def start_cli(*args: str, log: Path) -> subprocess.Popen:
+    with open(log, "w") as handle:
+        return subprocess.Popen(
+            [str(BIN / "landmarkgait"), *args],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env=dict(os.environ),
+        )
+
+
+def test_killed_worker_resumes_with_iteration_count_continuing(
+    ray_cluster: RayHead, micro_dataset: Path, tmp_path: Path
+) -> None:
+    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    storage = tmp_path / "ray_results"
+    config = write_micro_config(
+        tmp_path / "c.yaml",
+        micro_dataset,
+        tracking,
+        "worker-kill",
+        total_iter=30,
+        save_iter=5,
+        storage_path=storage,
+    )
+    process = start_cli(
+        "train",
+        str(config),
+        "--stage",
+        "landmark",
+        "--ray-address",
+        ray_cluster.address,
+        log=tmp_path / "log",
+    )
+    try:
+        wait_until(
+            lambda: any(storage.glob("*/landmark-000010")) or process.poll() is not None, 300, "a checkpoint"
+        )
+        assert process.poll() is None, (tmp_path / "log").read_text()[-3000:]
+        victims = ray_train_worker_pids()
+        assert victims, "no Ray Train worker process found"
+        os.kill(victims[-1], signal.SIGKILL)
+        assert process.wait(timeout=600) == 0, (tmp_path / "log").read_text()[-3000:]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    client = MlflowClient(tracking)
+    (run,) = stage_runs(client, "worker-kill", "landmark")
+    assert run.info.status == "FINISHED"
+    resumed = client.get_metric_history(run.info.run_id, "resume/from_iteration")
+    # The kill came after the iteration-10 checkpoint started; resuming from 5 or 10 both continue.
+    assert resumed and all(metric.value >= 5 for metric in resumed)
+    assert run.data.tags["landmarkgait.iteration"] == "30"
+    steps = [metric.step for metric in client.get_metric_history(run.info.run_id, "loss/total")]
+    assert max(steps) == 30 and min(steps) == 5
+
+
+def test_killed_driver_rerun_continues_in_stage_two(
+    ray_cluster: RayHead, micro_dataset: Path, tmp_path: Path
+) -> None:
+    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    storage = tmp_path / "ray_results"
+    config = write_micro_config(
+        tmp_path / "c.yaml",
+        micro_dataset,
+        tracking,
+        "driver-kill",
+        total_iter=24,
+        save_iter=4,
+        storage_path=storage,
+    )
+    args = ("run", str(config), "--json", "--ray-address", ray_cluster.address)
+    process = start_cli(*args, log=tmp_path / "first.log")
+    try:
+        wait_until(
+            lambda: any(storage.glob("*/parsing-000008")) or process.poll() is not None, 400, "stage 2"
+        )
+        assert process.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    client = MlflowClient(tracking)
+    (interrupted,) = stage_runs(client, "driver-kill", "parsing")
+    assert interrupted.info.status == "RUNNING"
+    wait_until(lambda: not ray_train_worker_pids(), 60, "the orphaned workers to exit")
+
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome = json.loads(result.stdout[result.stdout.index("{") :])
+    assert outcome["reused"] == ["landmark"]
+    assert outcome["stage_runs"]["parsing"] == interrupted.info.run_id
+    resumed = client.get_metric_history(interrupted.info.run_id, "resume/from_iteration")
+    assert resumed and resumed[0].value >= 4
+    assert client.get_run(interrupted.info.run_id).info.status == "FINISHED"
+    assert len(stage_runs(client, "driver-kill", "landmark")) == 1
+
+
+def test_ray_job_submit_runs_a_stage(
+    ray_head: RayHead, micro_dataset: Path, mlflow_server: str, tmp_path: Path
+) -> None:
+    config = write_micro_config(
+        tmp_path / "c.yaml", micro_dataset, mlflow_server, "job-submit", num_workers=1
+    )
+    result = subprocess.run(
+        [
+            str(BIN / "ray"),
+            "job",
+            "submit",
+            "--address",
+            ray_head.dashboard_url,
+            "--working-dir",
+            str(REPO),
+            "--runtime-env",
+            str(REPO / "ray_configs" / "runtime_env.yaml"),
+            "--",
+            str(BIN / "landmarkgait"),
+            "train",
+            str(config),
+            "--stage",
+            "landmark",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ),
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "succeeded" in result.stdout + result.stderr
+    (run,) = stage_runs(MlflowClient(mlflow_server), "job-submit", "landmark")
+    assert run.info.status == "FINISHED"
+
+
+# -- bad input: each error is one clear line, before any training starts -------------------------
+
+
+@pytest.fixture
+def quick_config(tmp_path: Path, micro_dataset: Path) -> Path:
+    return write_micro_config(
+        tmp_path / "c.yaml", micro_dataset, f"sqlite:///{tmp_path / 'm.db'}", "bad-input"
+    )
+
+
+def assert_user_error(result: subprocess.CompletedProcess, *needles: str) -> None:
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in result.stderr, result.stderr
+
+
+def test_missing_upstream_run_lists_candidates(quick_config: Path) -> None:
+    result = run_cli("train", str(quick_config), "--stage", "recognition")
+    assert_user_error(
+        result, "no finished 'parsing' stage run matches", "Candidate parsing runs", "--upstream"
+    )
+
+
+def test_unknown_upstream_run(quick_config: Path) -> None:
+    result = run_cli(
+        "train", str(quick_config), "--stage", "parsing", "--upstream", "runs:/0123456789abcdef/model"
+    )
+    assert_user_error(result, "0123456789abcdef", "not found")
+
+
+def test_unreachable_tracking_server(quick_config: Path) -> None:
+    uri = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    result = run_cli("run", str(quick_config), "--tracking-uri", uri)
+    assert_user_error(result, f"MLflow tracking server {uri} is unreachable")
+    assert time.monotonic() - started < 120
+
+
+def test_mistyped_config_key(quick_config: Path) -> None:
+    result = run_cli("run", str(quick_config), "--set", "stages.parsing.total_iters=3")
+    assert_user_error(result, "stages.parsing.total_iters", "total_iter")
+
+
+def test_missing_dataset(quick_config: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dataset"
+    result = run_cli("run", str(quick_config), "--set", f"data.path={missing}")
+    assert_user_error(result, str(missing), "landmarkgait data synth", "convert-pkl")
