@@ -16,11 +16,12 @@ from data.reader import SilhouetteDataset
 from pipelines.config import DataSection
 from pipelines.errors import PipelineError
 from pipelines.planning import DataIdentity
+from pipelines.ray_runtime import ray_session
 
 log = logging.getLogger(__name__)
 
 
-def ensure_dataset(section: DataSection) -> Path:
+def ensure_dataset(section: DataSection, ray_address: str | None = None) -> Path:
     """Path of the dataset, generating the configured synthetic benchmark if it is missing."""
     path = section.resolved_path()
     if path.exists():
@@ -47,7 +48,8 @@ def ensure_dataset(section: DataSection) -> Path:
         options["types"] = tuple(synthetic.types)
     log.info("generating the synthetic dataset at %s (first use; cached afterwards)", path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return generate_dataset(SynthConfig(**options), path)
+    with ray_session(ray_address):  # loopback-only local Ray (or the given cluster) for the generator's tasks
+        return generate_dataset(SynthConfig(**options), path)
 
 
 def describe_dataset(path: Path, partition: str | None) -> DataIdentity:

@@ -41,6 +41,7 @@ class PipelineOutcome:
     evaluation: dict[str, float] = field(default_factory=dict)
     rank1_table: str = ""
     ui_command: str = ""
+    tracking_uri: str = ""
 
 
 def code_version() -> str:
@@ -68,10 +69,10 @@ class PreparedPipeline:
     data: DataIdentity
 
 
-def prepare(config: PipelineConfig) -> PreparedPipeline:
-    """Checks that need no training: tracking reachable, dataset present and valid."""
+def prepare(config: PipelineConfig, ray_address: str | None = None) -> PreparedPipeline:
+    """Checks that need no training: tracking reachable, dataset present (or generated) and valid."""
     tracker = Tracker.connect(config.tracking)
-    dataset_path = ensure_dataset(config.data)
+    dataset_path = ensure_dataset(config.data, ray_address)
     data = describe_dataset(dataset_path, config.data.partition)
     return PreparedPipeline(config, tracker, dataset_path, data)
 
@@ -89,7 +90,7 @@ def run_pipeline(
     Every check that needs no training (tracking reachable, dataset valid, upstream run found)
     happens before Ray starts; a pipeline whose stages are all reusable never starts Ray.
     """
-    prepared = prepare(config)
+    prepared = prepare(config, ray_address)
     plan = plan_pipeline(
         config, prepared.data, prepared.tracker, tuple(stages), force=force, upstream_run_id=upstream
     )
@@ -196,7 +197,9 @@ def collect_stage_runs(tracker: Tracker, parent: str, plan: Sequence[StageTask])
 def summarise(
     tracker: Tracker, parent: str, stage_runs: dict[str, str], reused: list[str]
 ) -> PipelineOutcome:
-    outcome = PipelineOutcome(parent, stage_runs, reused, ui_command=tracker.ui_command())
+    outcome = PipelineOutcome(
+        parent, stage_runs, reused, ui_command=tracker.ui_command(), tracking_uri=tracker.tracking_uri
+    )
     recognition = stage_runs.get("recognition")
     if recognition is None:
         return outcome
@@ -220,7 +223,7 @@ def evaluate_recognition_run(
     config: PipelineConfig, run_reference: str, ray_address: str | None = None
 ) -> PipelineOutcome:
     """Evaluate a finished recognition run's checkpoint on ``config``'s dataset, on Ray workers."""
-    prepared = prepare(config)
+    prepared = prepare(config, ray_address)
     tracker = prepared.tracker
     run = tracker.get_run(run_reference)
     if run.data.tags.get(TAG_STAGE) != "recognition" or run.info.status != "FINISHED":

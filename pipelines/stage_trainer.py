@@ -91,6 +91,9 @@ class StageTrainer:
         self.context = context
         self.tracker = tracker
         self.run_id = ""
+        self.started = 0.0
+        self.step_seconds = 0.0  # time inside training steps (batch, forward, backward, update)
+        self.evaluation_seconds = 0.0
 
     # -- MLflow run -----------------------------------------------------------------------------
     def _open_run(self) -> str:
@@ -161,6 +164,7 @@ class StageTrainer:
 
     # -- loop -----------------------------------------------------------------------------------
     def run(self) -> str:
+        self.started = time.perf_counter()
         self.run_id = self._open_run()
         model, optimizer, scheduler, iteration = self._prepare_model()
         if self.resume is not None and self.context.is_main:
@@ -186,6 +190,7 @@ class StageTrainer:
         window_start, window_frames = time.perf_counter(), 0
         summary: dict[str, float] = {}
         while iteration < self.section.total_iter:
+            step_started = time.perf_counter()
             batch = next(batches)
             sils = batch.sils.to(self.context.device, non_blocking=True)
             labels = batch.labels.to(self.context.device)
@@ -196,6 +201,7 @@ class StageTrainer:
             optimizer.step()
             scheduler.step()
             iteration += 1
+            self.step_seconds += time.perf_counter() - step_started
             window_frames += sils.shape[0] * sils.shape[1] * self.context.world_size
 
             if iteration % self.section.log_iter == 0 or iteration == self.section.total_iter:
@@ -231,10 +237,12 @@ class StageTrainer:
     def _evaluate(self, model: nn.Module, dataset: SilhouetteDataset, iteration: int) -> dict[str, float]:
         from pipelines.evaluation_step import evaluate_on_workers
 
+        started = time.perf_counter()
         summary = evaluate_on_workers(
             unwrap(model), dataset, self.job, self.context, self.tracker, self.run_id, iteration
         )
         model.train()
+        self.evaluation_seconds += time.perf_counter() - started
         return summary
 
     # -- checkpoints and the end of the stage --------------------------------------------------
@@ -291,6 +299,12 @@ class StageTrainer:
             self.tracker.set_tags(self.run_id, {TAG_ITERATION: iteration})
         self._report_checkpoint(model, optimizer, scheduler, iteration, summary, finished=True)
         if self.context.is_main:
+            timing = {
+                "time/stage_s": time.perf_counter() - self.started,
+                "time/training_steps_s": self.step_seconds,
+                "time/evaluation_s": self.evaluation_seconds,
+            }
+            self.tracker.log_metrics(self.run_id, timing, step=iteration)
             self.tracker.finish(self.run_id)
         barrier()
 

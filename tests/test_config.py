@@ -30,7 +30,9 @@ def test_paper_config_matches_official_settings() -> None:
         30000,
         80000,
     ]
-    assert [config.stages.of(stage).optimizer.milestones for stage in ("landmark", "parsing", "recognition")] == [
+    assert [
+        config.stages.of(stage).optimizer.milestones for stage in ("landmark", "parsing", "recognition")
+    ] == [
         [20000],
         [20000],
         [70000],
@@ -38,7 +40,11 @@ def test_paper_config_matches_official_settings() -> None:
     sampler = config.stages.recognition.sampler
     assert (sampler.subjects_per_batch, sampler.sequences_per_subject, sampler.frames) == (8, 8, 30)
     assert config.stages.recognition.optimizer.lr == pytest.approx(1e-4)
-    assert config.scaling.num_workers == 4 and config.scaling.use_gpu and config.scaling.resolved_backend == "nccl"
+    assert (
+        config.scaling.num_workers == 4
+        and config.scaling.use_gpu
+        and config.scaling.resolved_backend == "nccl"
+    )
 
 
 def test_set_override_is_typed(tmp_path: Path) -> None:
@@ -52,7 +58,9 @@ def test_set_override_is_typed(tmp_path: Path) -> None:
 
 
 def test_unknown_override_key_names_valid_keys() -> None:
-    with pytest.raises(ConfigError, match=r"model.num_landmarks.*valid keys at model: num_landmark, overrides, preset"):
+    with pytest.raises(
+        ConfigError, match=r"model.num_landmarks.*valid keys at model: num_landmark, overrides, preset"
+    ):
         load_config(REPO / "ray_configs" / "quickstart.yaml", ["model.num_landmarks=30"])
 
 
@@ -66,7 +74,9 @@ def test_unknown_yaml_key_names_file_and_key(tmp_path: Path) -> None:
     raw["stages"]["parsing"]["totl_iter"] = 5
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(raw))
-    with pytest.raises(ConfigError, match=r"bad.yaml.*unknown config key 'stages.parsing.totl_iter'.*total_iter"):
+    with pytest.raises(
+        ConfigError, match=r"bad.yaml.*unknown config key 'stages.parsing.totl_iter'.*total_iter"
+    ):
         load_config(path)
 
 
