@@ -1,0 +1,57 @@
+"""Named model presets and the resolution of (stage, preset, overrides) into a stage config.
+
+Presets are data (field values over the stage defaults, which are the paper's), never code
+forks: "paper" is exactly the official configs, "small" keeps the 64 x 44 input with narrow
+channels for CPU runs, "micro" is the tiniest network that still runs on 64 x 44 inputs (tests,
+smoke runs). This module must not build networks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models.config import STAGE_CONFIGS, ModelConfig, check_stage
+from models.errors import ModelConfigError
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "small": {
+        "channels": (8, 16, 32),
+        "pmbconv_channels": (8, 16, 32),
+        "num_parts": 32,
+    },
+    "micro": {
+        "channels": (4, 4, 8),
+        "pmbconv_channels": (4, 8, 8),
+        "num_landmark": 6,
+        "num_parts": 8,
+        "num_classes": 8,
+    },
+}
+
+
+def list_presets() -> list[str]:
+    """Preset names accepted by ``build_model`` and ``resolve_config``."""
+    return sorted(PRESETS)
+
+
+def resolve_config(stage: str, preset: str = "paper", **overrides: Any) -> ModelConfig:
+    """The stage's config: its defaults, then the preset's values, then ``overrides``.
+
+    A pipeline passes the same overrides to every stage, so values for fields that only later
+    stages have (e.g. ``num_classes`` when building stage 1) are skipped, like the preset's; a
+    key that no stage has is an error naming it.
+    """
+    check_stage(stage, "model")
+    if preset not in PRESETS:
+        raise ModelConfigError(f"model preset {preset!r}: expected one of {', '.join(list_presets())}")
+    known = {name for config_class in STAGE_CONFIGS.values() for name in config_class.field_names()}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ModelConfigError(
+            f"model override {unknown[0]!r} is not a model config field (expected one of {', '.join(sorted(known))})"
+        )
+    config_class = STAGE_CONFIGS[stage]
+    fields = set(config_class.field_names())
+    values = {key: value for key, value in {**PRESETS[preset], **overrides}.items() if key in fields}
+    return config_class(**values)
