@@ -75,7 +75,3 @@ def wrap_for_training(model: nn.Module, sync_bn: bool) -> nn.Module:
     if sync_bn and distributed_active() and on_gpu:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     return ray.train.torch.prepare_model(model, parallel_strategy_kwargs={"find_unused_parameters": False})
-
-
-def unwrap(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model

@@ -22,12 +22,19 @@ from torch import nn
 from data.loader import TrainBatchLoader
 from data.reader import SilhouetteDataset
 from models import build_model
-from models.checkpoint import init_from_upstream, load_opengait_checkpoint, save_opengait_checkpoint
+from models.checkpoint import (
+    init_from_upstream,
+    load_opengait_checkpoint,
+    model_state,
+    read_checkpoint,
+    save_opengait_checkpoint,
+    unwrap,
+)
 from models.losses import LossWeights, compute_losses
 from models.optim import build_optimizer, build_scheduler
 from pipelines import stage_outputs
 from pipelines.config import StageSection
-from pipelines.distributed import WorkerContext, barrier, broadcast_from_main, unwrap, wrap_for_training
+from pipelines.distributed import WorkerContext, barrier, broadcast_from_main, wrap_for_training
 from pipelines.job import ResumeState, WorkerJob
 from pipelines.planning import StageTask
 from pipelines.tracking import (
@@ -132,9 +139,7 @@ class StageTrainer:
         if self.resume is None and self.upstream_run_id:
             with tempfile.TemporaryDirectory(prefix="landmarkgait-upstream-") as scratch:
                 path = self.tracker.checkpoint_path(self.upstream_run_id, Path(scratch))
-                report = init_from_upstream(
-                    model, torch.load(path, map_location="cpu", weights_only=True)["model"]
-                )
+                report = init_from_upstream(model, model_state(read_checkpoint(path)))
             log.info(
                 "stage %s initialised from upstream run %s: %s", self.stage, self.upstream_run_id, report
             )

@@ -15,6 +15,7 @@ from typing import Any
 import ray.train
 import torch
 
+from models.checkpoint import read_checkpoint
 from pipelines.distributed import WorkerContext
 from pipelines.job import ResumeState, WorkerJob
 from pipelines.stage_trainer import ResumePoint, StageTrainer, build_stage_model
@@ -32,13 +33,25 @@ def read_resume_point() -> tuple[dict[str, str], ResumePoint | None]:
         state = ResumeState.read(Path(directory))
         if state.stage is None or state.checkpoint_file is None:
             return dict(state.completed), None
-        weights = torch.load(Path(directory) / state.checkpoint_file, map_location="cpu", weights_only=True)
+        weights = read_checkpoint(Path(directory) / state.checkpoint_file)
     log.info("resuming stage %s at iteration %d", state.stage, state.iteration)
     return dict(state.completed), ResumePoint(state, weights)
 
 
+def configure_worker_logging() -> None:
+    """Our packages log at INFO on the worker; Ray's own loggers keep their levels."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    for name in ("pipelines", "models", "data"):
+        package_log = logging.getLogger(name)
+        package_log.setLevel(logging.INFO)
+        if not package_log.handlers:
+            package_log.addHandler(handler)
+        package_log.propagate = False
+
+
 def train_loop_per_worker(payload: dict[str, Any]) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_worker_logging()
     job = WorkerJob.from_dict(payload)
     context = WorkerContext.current()
     torch.manual_seed(job.config.seed + context.rank)
@@ -83,7 +96,7 @@ def evaluate_run(job: WorkerJob, context: WorkerContext, tracker: Tracker) -> No
     model = build_stage_model(job, "recognition")
     with tempfile.TemporaryDirectory(prefix="landmarkgait-eval-ckpt-") as scratch:
         path = tracker.checkpoint_path(job.evaluate_run_id, Path(scratch))
-        load_opengait_checkpoint(model, torch.load(path, map_location="cpu", weights_only=True), strict=True)
+        load_opengait_checkpoint(model, path, strict=True)
     model = model.to(context.device)
     dataset = SilhouetteDataset(job.dataset_path, cache_bytes=job.config.data.cache_bytes)
     run = tracker.get_run(job.evaluate_run_id)

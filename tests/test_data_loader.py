@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -148,23 +147,8 @@ def test_bad_partition_files(tmp_path: Path, content: str, message: str) -> None
         load_partition(path)
 
 
-@pytest.fixture
-def ray_runtime() -> Iterator[object]:
-    """Ray as the test session has it, or a small local instance for this test."""
+def test_loader_shards_inside_ray_workers(dataset: SilhouetteDataset, ray_cluster) -> None:
     import ray
-
-    if ray.is_initialized():
-        yield ray
-        return
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
-
-
-def test_loader_shards_inside_ray_workers(dataset: SilhouetteDataset, ray_runtime) -> None:
-    ray = ray_runtime
 
     @ray.remote(num_cpus=0)
     def rank_batch(shipped: SilhouetteDataset, rank: int) -> tuple[torch.Tensor, list[int]]:

@@ -106,3 +106,23 @@ def test_rerun_reuses_finished_stages(first_run: PipelineOutcome, server_config:
     assert again.stage_runs["landmark"] == first_run.stage_runs["landmark"]
     assert again.stage_runs["recognition"] == first_run.stage_runs["recognition"]
     assert again.evaluation == first_run.evaluation
+
+
+def test_evaluate_command_reproduces_the_recognition_evaluation(
+    first_run: PipelineOutcome, server_config: Path, ray_cluster: RayHead
+) -> None:
+    recognition = first_run.stage_runs["recognition"]
+    result = run_cli(
+        "evaluate",
+        str(server_config),
+        "--run",
+        f"runs:/{recognition}",
+        "--json",
+        "--ray-address",
+        ray_cluster.address,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome = json.loads(result.stdout[result.stdout.index("{") :])
+    assert outcome["stage_runs"] == {"recognition": recognition}
+    for key in ("eval/rank1/NM", "eval/rank1/BG", "eval/rank1/CL"):
+        assert outcome["evaluation"][key] == pytest.approx(first_run.evaluation[key])
