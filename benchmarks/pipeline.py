@@ -13,6 +13,7 @@ Goal: pipeline overhead <= 1.5 x one bare fit.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import tempfile
 import time
@@ -49,6 +50,7 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--home", help="LANDMARKGAIT_HOME to use (default: a fresh temporary directory)")
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     os.environ["LANDMARKGAIT_HOME"] = args.home or tempfile.mkdtemp(prefix="landmarkgait-bench-")
 
     from mlflow.tracking import MlflowClient

@@ -22,26 +22,19 @@ DATA_COMMAND_MODULES = ("pipelines.commands.data_commands", "pipelines.commands.
 TOP_COMMAND_MODULES = (
     "pipelines.commands.baseline_commands",
     "pipelines.commands.train_commands",
-    "pipelines.commands.sweep_commands",
 )
 
 
 def _register(module_names: Sequence[str], subparsers: argparse._SubParsersAction) -> None:
     for name in module_names:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if error.name == name:  # the module is not written yet; its commands are absent
-                continue
-            raise
-        module.register(subparsers)
+        importlib.import_module(name).register(subparsers)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="landmarkgait",
         description=(
-            "Train, sweep and evaluate LandmarkGait (silhouette -> landmarks -> parsing -> recognition) "
+            "Train and evaluate LandmarkGait (silhouette -> landmarks -> parsing -> recognition) "
             "as Ray Train jobs tracked in MLflow, on Parquet silhouette datasets."
         ),
     )

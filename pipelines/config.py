@@ -9,7 +9,6 @@ resources), ``tracking`` (MLflow) and ``evaluation`` (protocol). Presets live in
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -224,9 +223,6 @@ class PipelineConfig:
 
     def flat_params(self) -> dict[str, Any]:
         return flatten(self.to_dict())
-
-    def replace(self, **changes: Any) -> PipelineConfig:
-        return dataclasses.replace(self, **changes)
 
     @classmethod
     def from_dict(cls, mapping: dict[str, Any]) -> PipelineConfig:

@@ -68,6 +68,27 @@ class PreparedPipeline:
     dataset_path: Path
     data: DataIdentity
 
+    def worker_job(
+        self,
+        plan: tuple[StageTask, ...],
+        version: str,
+        pipeline_run_id: str | None = None,
+        evaluate_run_id: str | None = None,
+    ) -> WorkerJob:
+        """What every Ray Train worker receives for ``plan`` (or for evaluating one run)."""
+        return WorkerJob(
+            config=self.config,
+            plan=plan,
+            tracking_uri=self.tracker.tracking_uri,
+            experiment_id=self.tracker.experiment_id,
+            experiment_name=self.tracker.experiment_name,
+            pipeline_run_id=pipeline_run_id,
+            dataset_path=str(self.dataset_path),
+            data=self.data,
+            code_version=version,
+            evaluate_run_id=evaluate_run_id,
+        )
+
 
 def prepare(config: PipelineConfig, ray_address: str | None = None) -> PreparedPipeline:
     """Checks that need no training: tracking reachable, dataset present (or generated) and valid."""
@@ -120,17 +141,7 @@ def execute(
             )
     try:
         if any(task.trains for task in plan):
-            job = WorkerJob(
-                config=config,
-                plan=tuple(plan),
-                tracking_uri=tracker.tracking_uri,
-                experiment_id=tracker.experiment_id,
-                experiment_name=tracker.experiment_name,
-                pipeline_run_id=parent,
-                dataset_path=str(prepared.dataset_path),
-                data=prepared.data,
-                code_version=version,
-            )
+            job = prepared.worker_job(tuple(plan), version, pipeline_run_id=parent)
             with ray_session(ray_address):
                 fit(job, train_run_name(config, plan, force), callbacks)
         stage_runs = collect_stage_runs(tracker, parent, plan)
@@ -231,18 +242,7 @@ def evaluate_recognition_run(
             f"run {run.info.run_id} is not a finished recognition stage run "
             f"(stage {run.data.tags.get(TAG_STAGE, 'none')!r}, status {run.info.status})"
         )
-    job = WorkerJob(
-        config=config,
-        plan=(),
-        tracking_uri=tracker.tracking_uri,
-        experiment_id=tracker.experiment_id,
-        experiment_name=tracker.experiment_name,
-        pipeline_run_id=None,
-        dataset_path=str(prepared.dataset_path),
-        data=prepared.data,
-        code_version=code_version(),
-        evaluate_run_id=run.info.run_id,
-    )
+    job = prepared.worker_job((), code_version(), evaluate_run_id=run.info.run_id)
     with ray_session(ray_address):
         fit(job, f"{config.name}-evaluate-{run.info.run_id[:8]}-{int(time.time())}")
     return summarise(tracker, run.info.run_id, {"recognition": run.info.run_id}, [])

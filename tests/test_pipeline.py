@@ -10,11 +10,11 @@ import json
 from pathlib import Path
 
 import pytest
+from cluster_helpers import RayHead, run_cli, write_micro_config
 from mlflow.tracking import MlflowClient
 
 from pipelines.config import load_config
 from pipelines.driver import PipelineOutcome, run_pipeline
-from tests.conftest import RayHead, run_cli, write_micro_config
 
 pytestmark = pytest.mark.slow
 

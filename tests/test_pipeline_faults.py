@@ -14,9 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
+from cluster_helpers import BIN, REPO, RayHead, free_port, run_cli, wait_until, write_micro_config
 from mlflow.tracking import MlflowClient
-
-from tests.conftest import BIN, REPO, RayHead, free_port, run_cli, wait_until, write_micro_config
 
 pytestmark = pytest.mark.slow
 

@@ -1,0 +1,113 @@
+"""Helpers shared by the tests: free ports, waiting, subprocess control, micro configs.
+
+Kept apart from conftest.py so that test modules import them as a plain module
+(``from cluster_helpers import ...``); conftest.py holds only fixtures and session setup.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.5) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval_s)
+    raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+
+
+def http_ok(url: str, token: str | None = None) -> bool:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def stop_process(process: subprocess.Popen, timeout_s: float = 30) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class RayHead:
+    address: str
+    dashboard_url: str
+    env: dict[str, str]
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout_s: float = 600
+) -> subprocess.CompletedProcess:
+    """Run the ``landmarkgait`` console script as a real subprocess."""
+    return subprocess.run(
+        [str(BIN / "landmarkgait"), *args],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        cwd=REPO,
+    )
+
+
+def write_micro_config(
+    path: Path,
+    dataset: Path,
+    tracking_uri: str,
+    experiment: str,
+    total_iter: int = 4,
+    save_iter: int = 2,
+    num_workers: int = 2,
+    storage_path: Path | None = None,
+) -> Path:
+    """A pipeline config of micro presets: each stage a few iterations of a 2 x 2 batch."""
+    import yaml
+
+    def stage() -> dict:
+        return {
+            "total_iter": total_iter,
+            "save_iter": save_iter,
+            "log_iter": save_iter,
+            "sampler": {"subjects_per_batch": 2, "sequences_per_subject": 2, "frames": 8},
+        }
+
+    config = {
+        "name": experiment,
+        "data": {"path": str(dataset)},
+        "model": {"preset": "micro"},
+        "stages": {"landmark": stage(), "parsing": stage(), "recognition": stage()},
+        "scaling": {
+            "num_workers": num_workers,
+            "cpus_per_worker": 0.5,
+            "storage_path": str(storage_path) if storage_path else None,
+        },
+        "tracking": {"tracking_uri": tracking_uri, "experiment": experiment},
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
