@@ -17,6 +17,7 @@ import io
 import logging
 import math
 import os
+import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -649,6 +650,20 @@ def evaluate_open_set(
     scalars["mAP"] = 100.0 * float(torch.cat(precisions).mean())
     scalars["mINP"] = 100.0 * float(torch.cat(penalties).mean())
     return GaitEvaluation(protocol="open", metric=metric, scalars=scalars)
+
+
+def summary_metric_pattern(protocol: str) -> re.Pattern[str]:
+    """Names ``GaitEvaluation.summary()`` can hold for ``protocol`` (per-view names for any view).
+
+    Lets a sweep check, before any trial starts, that the metric it optimises is one evaluation reports.
+    """
+    if protocol in ("casia_b", "oumvlp"):
+        conditions = CASIA_B_PROBES if protocol == "casia_b" else OUMVLP_PROBES
+        alternatives = "|".join(re.escape(condition) for condition in conditions)
+        return re.compile(rf"(rank1|mAP)/({alternatives})(/[\w.-]+)?")
+    if protocol == "open":
+        return re.compile(r"rank(1|5|10)|mAP|mINP")
+    raise DataError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
 
 
 def evaluate_protocol(

@@ -22,6 +22,7 @@ DATA_COMMAND_MODULES = ("pipelines.commands.data_commands", "pipelines.commands.
 TOP_COMMAND_MODULES = (
     "pipelines.commands.baseline_commands",
     "pipelines.commands.train_commands",
+    "pipelines.commands.sweep_commands",
 )
 
 

@@ -133,21 +133,34 @@ def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def apply_override(mapping: dict[str, Any], assignment: str, schema: type) -> None:
-    """Apply ``key.path=value`` (value parsed as YAML) to a raw config mapping in place.
+    """Apply ``key.path=value`` (value parsed as YAML) to a raw config mapping in place."""
+    dotted, value = parse_assignment(assignment)
+    assign_key(mapping, dotted, value, schema, source="--set")
 
-    The key path is checked against the dataclass schema so that a typo names the valid keys
-    at that level instead of being silently added.
-    """
+
+def parse_assignment(assignment: str) -> tuple[str, Any]:
+    """``key.path=value`` -> (``key.path``, value parsed as YAML)."""
     if "=" not in assignment:
         raise ConfigError(f"--set expects key.path=value, got {assignment!r}")
     dotted, raw_value = assignment.split("=", 1)
-    parts = [part for part in dotted.strip().split(".") if part]
-    if not parts:
-        raise ConfigError(f"--set expects key.path=value, got {assignment!r}")
     try:
         value = yaml.safe_load(raw_value) if raw_value.strip() else None
     except yaml.YAMLError as error:
         raise ConfigError(f"--set {dotted}: value {raw_value!r} is not valid YAML ({error})") from None
+    return dotted.strip(), value
+
+
+def assign_key(mapping: dict[str, Any], dotted: str, value: Any, schema: type, source: str) -> None:
+    """Set the dotted key ``dotted`` of a raw config mapping to ``value`` in place.
+
+    The key path is checked against the dataclass schema so that a typo names the valid keys
+    at that level instead of being silently added; ``source`` says where the key came from
+    (``--set``, ``search.space``) in that message. Value types are checked when the mapping is
+    turned into the dataclass tree.
+    """
+    parts = [part for part in dotted.strip().split(".") if part]
+    if not parts:
+        raise ConfigError(f"{source} expects a dotted config key such as model.num_landmark, got {dotted!r}")
     node: dict[str, Any] = mapping
     annotation: Any = schema
     for depth, part in enumerate(parts):
@@ -157,7 +170,7 @@ def apply_override(mapping: dict[str, Any], assignment: str, schema: type) -> No
             if part not in valid:
                 where = ".".join(parts[:depth]) or "the top level"
                 raise ConfigError(
-                    f"unknown config key '{'.'.join(parts[: depth + 1])}' in --set; "
+                    f"unknown config key '{'.'.join(parts[: depth + 1])}' in {source}; "
                     f"valid keys at {where}: {', '.join(sorted(valid))}"
                 )
             annotation = typing.get_type_hints(annotation)[part]

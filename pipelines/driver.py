@@ -124,14 +124,18 @@ def execute(
     force: bool = False,
     callbacks: Sequence[Any] = (),
     ray_address: str | None = None,
+    pipeline_run_id: str | None = None,
 ) -> PipelineOutcome:
+    """Train ``plan``'s stages under a pipeline run (a new one, or ``pipeline_run_id``, e.g. a sweep trial's)."""
     config, tracker = prepared.config, prepared.tracker
     version = code_version()
-    parent = tracker.create_run(
-        name=config.name,
-        tags={TAG_KIND: "pipeline", TAG_DATA: prepared.data.fingerprint, TAG_CODE: version},
-        params=config.flat_params(),
-    )
+    tags = {TAG_KIND: "pipeline", TAG_DATA: prepared.data.fingerprint, TAG_CODE: version}
+    if pipeline_run_id is None:
+        parent = tracker.create_run(name=config.name, tags=tags)
+    else:
+        parent = pipeline_run_id
+        tracker.set_tags(parent, tags)
+    tracker.log_params(parent, config.flat_params())
     tracker.log_text(parent, config.to_yaml(), "config/resolved.yaml")
     reused = [task.stage for task in plan if not task.trains]
     for task in plan:

@@ -18,8 +18,15 @@ log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
-def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[None]:
-    """Use the running Ray, join ``address``, or start a loopback-only local Ray for the block."""
+def ray_session(
+    address: str | None = None, num_cpus: int | None = None, include_dashboard: bool = False
+) -> Iterator[None]:
+    """Use the running Ray, join ``address``, or start a loopback-only local Ray for the block.
+
+    ``include_dashboard`` starts the dashboard (on 127.0.0.1) with a local Ray: Ray Train's
+    placement-group cleaner asks its State API whether a killed trial's controller is gone,
+    so a sweep whose scheduler stops trials needs it to get their CPUs back.
+    """
     if ray.is_initialized():
         yield
         return
@@ -32,7 +39,8 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         ray.init(
             address="local",
             num_cpus=num_cpus,
-            include_dashboard=False,
+            include_dashboard=include_dashboard,
+            dashboard_host="127.0.0.1",
             _node_ip_address="127.0.0.1",
             log_to_driver=True,
             configure_logging=False,

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 SUMMARY_SEQUENCES = 4
 SUMMARY_FRAMES = 8
+# Reconstruction quality that stages 1-2 report next to their losses.
+QUALITY_METRICS = ("quality/recon_mse", "quality/recon_iou")
 
 
 def quality_metrics(stage: str, outputs: dict[str, torch.Tensor], sils: torch.Tensor) -> dict[str, float]:
@@ -42,10 +44,11 @@ def quality_metrics(stage: str, outputs: dict[str, torch.Tensor], sils: torch.Te
             return {}
         predicted, actual = reconstruction > 0.5, target > 0.5
         union = (predicted | actual).sum().clamp(min=1)
-        return {
-            "quality/recon_mse": float(torch.mean((reconstruction - target) ** 2)),
-            "quality/recon_iou": float((predicted & actual).sum() / union),
-        }
+        mse, iou = (
+            float(torch.mean((reconstruction - target) ** 2)),
+            float((predicted & actual).sum() / union),
+        )
+        return dict(zip(QUALITY_METRICS, (mse, iou), strict=True))
 
 
 def summary_batch(dataset: SilhouetteDataset, device: torch.device) -> torch.Tensor:

@@ -226,7 +226,10 @@ class StageTrainer:
                     )
                 ray.train.report({"stage": self.stage, "iteration": iteration, **metrics})
             if self._evaluation_due(iteration):
-                summary.update(self._evaluate(model, dataset, iteration))
+                evaluation = self._evaluate(model, dataset, iteration)
+                summary.update(evaluation)
+                # Its own report, so a sweep's scheduler sees rank-1 at every eval_iter.
+                ray.train.report({"stage": self.stage, "iteration": iteration, **evaluation})
             if iteration % self.section.save_iter == 0 and iteration < self.section.total_iter:
                 self._report_checkpoint(model, optimizer, scheduler, iteration, summary, finished=False)
 

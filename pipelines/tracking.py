@@ -35,7 +35,10 @@ TAG_DATA = "landmarkgait.data_fingerprint"
 TAG_CODE = "landmarkgait.code_version"
 TAG_PIPELINE = "landmarkgait.pipeline_run_id"
 TAG_ITERATION = "landmarkgait.iteration"
+TAG_SWEEP = "landmarkgait.sweep_run_id"
+TAG_TRIAL = "landmarkgait.trial_id"
 TAG_PARENT = "mlflow.parentRunId"
+TAG_NOTE = "mlflow.note.content"
 CHECKPOINT_DIR = "checkpoints"
 MAX_PARAM_LENGTH = 6000
 

@@ -9,6 +9,7 @@ says which stages are complete and where the current one stood.
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,8 @@ def train_loop_per_worker(payload: dict[str, Any]) -> None:
     configure_worker_logging()
     job = WorkerJob.from_dict(payload)
     context = WorkerContext.current()
+    # As many threads as CPUs reserved, rounded up: 1.99 CPUs (leaving a sweep trial its 0.01) = 2 threads.
+    torch.set_num_threads(max(1, math.ceil(job.config.scaling.cpus_per_worker)))
     torch.manual_seed(job.config.seed + context.rank)
     tracker = Tracker(job.tracking_uri, job.experiment_id, job.experiment_name)
     if job.evaluate_run_id is not None:

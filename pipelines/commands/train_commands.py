@@ -5,23 +5,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING
 
 from pipelines.config import STAGES, PipelineConfig, load_config
 
-if TYPE_CHECKING:
-    pass
 
-
-def add_common_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="pipeline config YAML (see ray_configs/)")
+def add_common_options(
+    parser: argparse.ArgumentParser, config_help: str = "pipeline config YAML (see ray_configs/)"
+) -> None:
+    parser.add_argument("config", help=config_help)
     parser.add_argument(
         "--set",
         dest="overrides",
         action="append",
         default=[],
         metavar="KEY.PATH=VALUE",
-        help="override a config key (value parsed as YAML; repeatable), e.g. --set model.num_landmark=30",
+        help="override a pipeline config key (value parsed as YAML; repeatable), e.g. --set model.num_landmark=30",
     )
     parser.add_argument(
         "--tracking-uri", help="MLflow tracking URI (default: config, then a local sqlite store)"

@@ -1,0 +1,95 @@
+"""``landmarkgait sweep``: parse options, call ``pipelines.sweep``, print the trial table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def handle_sweep(args: argparse.Namespace) -> int:
+    from pipelines.sweep import run_sweep
+
+    overrides = list(args.overrides)
+    if args.tracking_uri:
+        overrides.append(f"tracking.tracking_uri={args.tracking_uri}")
+    if args.experiment:
+        overrides.append(f"tracking.experiment={args.experiment}")
+    outcome = run_sweep(args.config, resume=args.resume, overrides=overrides, ray_address=args.ray_address)
+    if args.json:
+        json.dump(
+            {
+                "sweep_run_id": outcome.sweep_run_id,
+                "experiment_path": str(outcome.experiment_path),
+                "summary_csv": str(outcome.csv_path),
+                "interrupted": outcome.interrupted,
+                "errors": outcome.errors,
+                "best_trial_run_id": outcome.best.run_id if outcome.best else None,
+                "trials": [
+                    {
+                        "trial_id": row.trial_id,
+                        "run_id": row.run_id,
+                        "outcome": row.outcome,
+                        "params": row.params,
+                        "metric": row.metric,
+                        "stage_runs": row.stage_runs,
+                    }
+                    for row in outcome.rows
+                ],
+            },
+            sys.stdout,
+            indent=2,
+            sort_keys=True,
+        )
+        print()
+    else:
+        print_table(outcome)
+    if outcome.errors:
+        print(f"{len(outcome.errors)} trial(s) failed; first error: {outcome.errors[0]}", file=sys.stderr)
+        return 1
+    if outcome.interrupted:
+        print(
+            f"sweep interrupted; continue it with: landmarkgait sweep {args.config} --resume", file=sys.stderr
+        )
+        return 130
+    return 0
+
+
+def print_table(outcome) -> None:
+    keys = list(outcome.rows[0].params) if outcome.rows else []
+    header = ["trial", *(key.rsplit(".", 1)[-1] for key in keys), outcome.metric, "outcome", "MLflow run"]
+    lines = [header]
+    for row in outcome.rows:
+        metric = "-" if row.metric is None else f"{row.metric:.4g}"
+        best = " *" if outcome.best is row else ""
+        lines.append(
+            [row.trial_id, *(str(row.params[key]) for key in keys), metric + best, row.outcome, row.run_id]
+        )
+    widths = [max(len(line[column]) for line in lines) for column in range(len(header))]
+    for line in lines:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
+    if outcome.best is not None:
+        print(f"best trial (*): MLflow run {outcome.best.run_id}")
+    print(f"trial table: {outcome.csv_path}")
+    print(f"Compare the trials in the MLflow UI: {outcome.ui_command}")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from pipelines.commands.train_commands import add_common_options
+
+    sweep = subparsers.add_parser(
+        "sweep",
+        help="Ray Tune sweep over config keys (landmark count, loss weights), trials compared in MLflow",
+        description=(
+            "Run a Ray Tune sweep (grid, random or Optuna search; FIFO or ASHA scheduling) whose trials are "
+            "pipeline runs. Trials reuse finished stages whose config is unchanged, so a sweep over a "
+            "recognition-only parameter trains stages 1-2 once. Every trial is an MLflow child run of the "
+            "sweep run; the sweep logs a trial table, a metric-vs-parameter plot and tags the best trial."
+        ),
+    )
+    add_common_options(sweep, config_help="sweep config YAML (see ray_configs/sweep_*.yaml)")
+    sweep.add_argument(
+        "--resume", action="store_true", help="continue the newest interrupted sweep of this config's name"
+    )
+    sweep.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    sweep.set_defaults(handler=handle_sweep)

@@ -1,0 +1,170 @@
+"""One sweep trial: the pipeline with one point of the search space, reporting to Ray Tune.
+
+The trial is a Tune function trainable with a small CPU share; its stages train in their own
+``TorchTrainer`` (which queues for worker resources), exactly as ``landmarkgait run`` would, so
+stages whose stage keys match a finished run are reused. Its MLflow run is the pipeline run,
+nested under the sweep run; a restarted trial (``--resume``) continues the same MLflow run.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from ray import tune
+from ray.tune.integration.ray_train import TuneReportCallback
+
+from pipelines.config import STAGES
+from pipelines.driver import execute, prepare
+from pipelines.planning import StageTask, plan_pipeline
+from pipelines.sweep_config import LoadedSweep
+from pipelines.sweep_leases import lease_plan, release_stage_keys
+from pipelines.sweep_metrics import ITERATION, qualified, stage_result
+from pipelines.tracking import TAG_ITERATION, TAG_KIND, TAG_SWEEP, TAG_TRIAL, Tracker
+from pipelines.worker_loop import configure_worker_logging
+
+log = logging.getLogger(__name__)
+
+# Set in a trial's last Tune result: the pipeline finished (a trial stopped by ASHA lacks it).
+FINISHED = "trial/finished"
+
+
+@dataclass(frozen=True)
+class SweepContext:
+    """What every trial needs from the driver (locations are already resolved there)."""
+
+    loaded: LoadedSweep
+    sweep_run_id: str
+    tracking_uri: str
+    experiment_id: str
+    experiment_name: str
+
+    def tracker(self) -> Tracker:
+        return Tracker(self.tracking_uri, self.experiment_id, self.experiment_name)
+
+
+class SweepReportCallback(TuneReportCallback):
+    """Forwards stage reports to Tune as stage-qualified results and logs the swept metric.
+
+    Runs in the Ray Train controller. Every report goes to Tune (ASHA skips those without its
+    metric); the sweep metric also lands on the trial's MLflow run, stepped by its time attribute,
+    so the MLflow UI shows each trial's curve and where ASHA stopped it.
+    """
+
+    def __init__(self, metric: str, time_attr: str, context: SweepContext, trial_run_id: str) -> None:
+        super().__init__()
+        self.metric, self.time_attr = metric, time_attr
+        self.context, self.trial_run_id = context, trial_run_id
+        self.logged_steps: set[int] = set()
+
+    def after_report(self, run_context: Any, metrics: list[dict[str, Any]], checkpoint: Any) -> None:
+        result = stage_result(metrics[0])
+        if not result:
+            return
+        # MLflow first: Tune may stop the trial (and this controller) on the result it receives.
+        if self.metric in result and self.time_attr in result:
+            step = int(result[self.time_attr])
+            if step not in self.logged_steps:
+                self.logged_steps.add(step)
+                self.context.tracker().log_metrics(
+                    self.trial_run_id, {self.metric: result[self.metric]}, step
+                )
+        super().after_report(run_context, [result], None)  # checkpoints stay Ray Train's
+
+
+def trial_run_name(trial_id: str, params: dict[str, Any]) -> str:
+    """``trial-003 num_landmark=20 triplet=0.5``: the MLflow run list reads like the sweep."""
+    index = trial_id.rsplit("_", 1)[-1]
+    values = " ".join(
+        f"{key.rsplit('.', 1)[-1]}={value:.4g}"
+        if isinstance(value, float)
+        else f"{key.rsplit('.', 1)[-1]}={value}"
+        for key, value in params.items()
+    )
+    return f"trial-{index} {values}"
+
+
+def open_trial_run(
+    tracker: Tracker, context: SweepContext, trial_id: str, params: dict[str, Any]
+) -> tuple[str, str]:
+    """(run id, status) of this trial's MLflow run: the existing one of a restarted trial, or a new one."""
+    existing = tracker.client.search_runs(
+        [tracker.experiment_id],
+        filter_string=f"tags.`{TAG_SWEEP}` = '{context.sweep_run_id}' and tags.`{TAG_TRIAL}` = '{trial_id}'",
+        max_results=1,
+    )
+    if existing:
+        run = existing[0]
+        if run.info.status != "FINISHED":
+            tracker.client.update_run(run.info.run_id, status="RUNNING")
+        return run.info.run_id, run.info.status
+    run_id = tracker.create_run(
+        name=trial_run_name(trial_id, params),
+        tags={TAG_KIND: "pipeline", TAG_SWEEP: context.sweep_run_id, TAG_TRIAL: trial_id},
+        params=params,
+        parent_run_id=context.sweep_run_id,
+    )
+    return run_id, "RUNNING"
+
+
+def final_result(tracker: Tracker, stage_runs: dict[str, str]) -> dict[str, float]:
+    """Every stage run's last metrics, stage-qualified, plus each stage's final iteration."""
+    result: dict[str, float] = {}
+    for stage, run_id in stage_runs.items():
+        run = tracker.client.get_run(run_id)
+        result.update({qualified(stage, name): value for name, value in run.data.metrics.items()})
+        if TAG_ITERATION in run.data.tags:
+            result[qualified(stage, ITERATION)] = float(run.data.tags[TAG_ITERATION])
+    result[FINISHED] = 1.0
+    return result
+
+
+def stage_runs_of(tracker: Tracker, pipeline_run_id: str) -> dict[str, str]:
+    tags = tracker.client.get_run(pipeline_run_id).data.tags
+    return {
+        stage: tags[f"landmarkgait.run.{stage}"] for stage in STAGES if f"landmarkgait.run.{stage}" in tags
+    }
+
+
+def run_trial(params: dict[str, Any], context: SweepContext) -> None:
+    """Tune function trainable: plan (leasing stage keys), train what is missing, report."""
+    configure_worker_logging()
+    trial_id = tune.get_context().get_trial_id()
+    loaded = context.loaded
+    config = loaded.trial_config(params)
+    prepared = prepare(config)
+    tracker = prepared.tracker
+    run_id, status = open_trial_run(tracker, context, trial_id, params)
+    if status == "FINISHED":  # a resumed sweep restarted a trial that had already finished
+        log.info("trial %s finished earlier in MLflow run %s; reporting its results", trial_id, run_id)
+        report_final(tracker, loaded, run_id, stage_runs_of(tracker, run_id))
+        return
+
+    def make_plan() -> tuple[StageTask, ...]:
+        return plan_pipeline(config, prepared.data, tracker, STAGES)
+
+    try:
+        plan = lease_plan(
+            context.sweep_run_id,
+            trial_id,
+            make_plan,
+            lambda tasks: [task.stage_key for task in tasks if task.trains],
+        )
+        tracker.set_tags(
+            run_id,
+            {f"landmarkgait.run.{task.stage}": task.reuse_run_id for task in plan if task.reuse_run_id},
+        )
+        callback = SweepReportCallback(loaded.sweep.search.metric, loaded.time_attr, context, run_id)
+        outcome = execute(prepared, plan, callbacks=[callback], pipeline_run_id=run_id)
+    finally:
+        release_stage_keys(context.sweep_run_id, trial_id)
+    report_final(tracker, loaded, run_id, outcome.stage_runs)
+
+
+def report_final(tracker: Tracker, loaded: LoadedSweep, run_id: str, stage_runs: dict[str, str]) -> None:
+    result = final_result(tracker, stage_runs)
+    metric, time_attr = loaded.sweep.search.metric, loaded.time_attr
+    if metric in result:
+        tracker.log_metrics(run_id, {metric: result[metric]}, step=int(result.get(time_attr, 0)))
+    tune.report(result)

@@ -1,0 +1,255 @@
+"""``landmarkgait sweep`` on a real Ray cluster, tracked by a real MLflow server.
+
+Trials are micro pipelines on the session's micro dataset. The sweeps search recognition-only
+keys, so stages 1-2 train once for the whole module and every later trial reuses them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cluster_helpers import BIN, REPO, RayHead, run_cli, wait_until, write_micro_config
+from mlflow.tracking import MlflowClient
+
+from pipelines.sweep_metrics import stage_reports
+
+pytestmark = pytest.mark.slow
+
+TRIPLET = "stages.recognition.loss.triplet"
+CROSS_ENTROPY = "stages.recognition.loss.cross_entropy"
+
+
+def write_sweep(directory: Path, base: Path, name: str, **sections: Any) -> Path:
+    """A sweep YAML next to its base config (the base is referenced relatively)."""
+    sweep = {"name": name, "base": base.name, **sections}
+    path = directory / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(sweep))
+    return path
+
+
+def micro_base(directory: Path, dataset: Path, tracking: str, experiment: str, recognition: dict) -> Path:
+    """Micro pipeline with one 0.5-CPU worker per trial; ``recognition`` overrides its stage section."""
+    path = write_micro_config(
+        directory / "base.yaml",
+        dataset,
+        tracking,
+        experiment,
+        num_workers=1,
+        storage_path=directory / "ray_results",
+    )
+    config = yaml.safe_load(path.read_text())
+    config["name"] = "micro"
+    config["stages"]["recognition"].update(recognition)
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def sweep_json(stdout: str) -> dict:
+    """The ``--json`` outcome (Tune prints its progress tables to stdout before it)."""
+    return json.loads(stdout[stdout.rindex('{\n  "best_trial_run_id"') :])
+
+
+def runs_of(client: MlflowClient, experiment: str, query: str) -> list:
+    found = client.get_experiment_by_name(experiment)
+    return client.search_runs([found.experiment_id], filter_string=query, max_results=1000) if found else []
+
+
+@pytest.fixture(scope="module")
+def shared_base(tmp_path_factory: pytest.TempPathFactory, micro_dataset: Path, mlflow_server: str) -> Path:
+    directory = tmp_path_factory.mktemp("sweeps")
+    return micro_base(
+        directory, micro_dataset, mlflow_server, "sweeps", {"total_iter": 6, "log_iter": 2, "save_iter": 6}
+    )
+
+
+@pytest.fixture(scope="module")
+def triplet_sweep(ray_cluster: RayHead, shared_base: Path) -> dict:
+    """Three trials over the triplet weight, two at a time, FIFO, optimising NM rank-1."""
+    path = write_sweep(
+        shared_base.parent,
+        shared_base,
+        "triplet",
+        search={
+            "space": {TRIPLET: {"grid": [0.5, 1.0, 2.0]}},
+            "metric": "recognition/eval/rank1/NM",
+            "mode": "max",
+            "max_concurrent_trials": 2,
+        },
+    )
+    result = run_cli("sweep", str(path), "--json", "--ray-address", ray_cluster.address, timeout_s=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return sweep_json(result.stdout)
+
+
+def test_every_trial_is_a_child_run_with_params_metrics_and_stage_links(
+    triplet_sweep: dict, mlflow_server: str
+) -> None:
+    client = MlflowClient(mlflow_server)
+    sweep_run = client.get_run(triplet_sweep["sweep_run_id"])
+    assert sweep_run.data.tags["landmarkgait.kind"] == "sweep"
+    assert sweep_run.info.status == "FINISHED"
+    trials = runs_of(client, "sweeps", f"tags.`landmarkgait.sweep_run_id` = '{sweep_run.info.run_id}'")
+    assert len(trials) == 3
+    assert sorted(float(run.data.params[TRIPLET]) for run in trials) == [0.5, 1.0, 2.0]
+    for run in trials:
+        assert run.data.tags["mlflow.parentRunId"] == sweep_run.info.run_id
+        assert run.info.status == "FINISHED"
+        assert 0.0 <= run.data.metrics["recognition/eval/rank1/NM"] <= 100.0
+        assert "eval/rank1/BG" in run.data.metrics
+        for stage in ("landmark", "parsing", "recognition"):
+            linked = client.get_run(run.data.tags[f"landmarkgait.run.{stage}"])
+            assert linked.data.tags["landmarkgait.stage"] == stage
+        assert "recognition:" in run.data.tags["mlflow.note.content"]
+
+
+def test_recognition_only_sweep_trains_stages_one_and_two_once(
+    triplet_sweep: dict, mlflow_server: str
+) -> None:
+    client = MlflowClient(mlflow_server)
+    trials = triplet_sweep["trials"]
+    for stage in ("landmark", "parsing"):
+        assert len({trial["stage_runs"][stage] for trial in trials}) == 1
+        assert len(runs_of(client, "sweeps", f"tags.`landmarkgait.stage` = '{stage}'")) == 1
+    assert len({trial["stage_runs"]["recognition"] for trial in trials}) == 3
+
+
+def test_sweep_logs_summary_plot_and_tags_the_best_trial(triplet_sweep: dict, mlflow_server: str) -> None:
+    client = MlflowClient(mlflow_server)
+    sweep_run_id = triplet_sweep["sweep_run_id"]
+    artifacts = {item.path for item in client.list_artifacts(sweep_run_id, "sweep")}
+    assert {"sweep/summary.csv", "sweep/metric_vs_params.png", "sweep/sweep.yaml"} <= artifacts
+    rows = Path(triplet_sweep["summary_csv"]).read_text().splitlines()
+    assert len(rows) == 4 and TRIPLET in rows[0] and "recognition/eval/rank1/NM" in rows[0]
+    best = triplet_sweep["best_trial_run_id"]
+    metrics = {trial["run_id"]: trial["metric"] for trial in triplet_sweep["trials"]}
+    assert metrics[best] == max(metrics.values())
+    assert client.get_run(sweep_run_id).data.tags["landmarkgait.sweep.best_trial_run_id"] == best
+    tagged = [
+        run_id for run_id in metrics if client.get_run(run_id).data.tags["landmarkgait.sweep.best"] == "true"
+    ]
+    assert tagged == [best]
+
+
+def test_every_metric_a_stage_logs_is_one_a_sweep_accepts(triplet_sweep: dict, mlflow_server: str) -> None:
+    """The metric check of sweep configs knows every name the stages really report."""
+    client = MlflowClient(mlflow_server)
+    trial = triplet_sweep["trials"][0]
+    for stage, run_id in trial["stage_runs"].items():
+        names = [
+            name for name in client.get_run(run_id).data.metrics if not name.startswith(("time/", "resume/"))
+        ]
+        assert names
+        assert [name for name in names if not stage_reports(stage, name, "casia_b")] == []
+
+
+def test_asha_stops_a_trial_that_falls_behind(
+    ray_cluster: RayHead, shared_base: Path, mlflow_server: str
+) -> None:
+    """Cross-entropy weighted x50 makes the total loss far worse at the first rung: ASHA stops it."""
+    path = write_sweep(
+        shared_base.parent,
+        shared_base,
+        "asha",
+        search={
+            "space": {CROSS_ENTROPY: {"grid": [1.0, 50.0]}},
+            "metric": "recognition/loss/total",
+            "mode": "min",
+            "max_concurrent_trials": 1,
+        },
+        scheduler={"type": "asha", "grace_period": 2, "reduction_factor": 2},
+    )
+    result = run_cli("sweep", str(path), "--json", "--ray-address", ray_cluster.address, timeout_s=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    outcome = sweep_json(result.stdout)
+    by_weight = {trial["params"][CROSS_ENTROPY]: trial for trial in outcome["trials"]}
+    assert by_weight[1.0]["outcome"] == "finished"
+    assert by_weight[50.0]["outcome"] == "stopped_early"
+    client = MlflowClient(mlflow_server)
+    stopped = client.get_run(by_weight[50.0]["run_id"])
+    assert stopped.info.status == "KILLED"
+    history = client.get_metric_history(stopped.info.run_id, "recognition/loss/total")
+    # Stopped at the first rung (iteration 2); Tune's graceful stop may let one more report through.
+    assert history and history[0].step == 2 and max(point.step for point in history) < 6
+    recognition = client.get_run(by_weight[50.0]["stage_runs"]["recognition"])
+    assert recognition.info.status == "KILLED"
+    assert outcome["best_trial_run_id"] == by_weight[1.0]["run_id"]
+
+
+def test_resume_continues_an_interrupted_sweep_without_rerunning_finished_trials(
+    ray_cluster: RayHead, shared_base: Path, mlflow_server: str, tmp_path: Path
+) -> None:
+    path = write_sweep(
+        shared_base.parent,
+        shared_base,
+        "resume",
+        search={
+            "space": {TRIPLET: {"grid": [0.25, 0.75]}},
+            "metric": "recognition/eval/rank1/NM",
+            "max_concurrent_trials": 1,
+        },
+    )
+    client = MlflowClient(mlflow_server)
+    args = ("sweep", str(path), "--json", "--ray-address", ray_cluster.address)
+    log = tmp_path / "first.log"
+    with open(log, "w") as handle:
+        process = subprocess.Popen(
+            [str(BIN / "landmarkgait"), *args],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env=dict(os.environ),
+        )
+    query = "tags.`landmarkgait.kind` = 'sweep' and attributes.run_name LIKE 'resume-%'"
+    try:
+
+        def first_trial_finished() -> bool:
+            sweeps = runs_of(client, "sweeps", query)
+            if process.poll() is not None or not sweeps:
+                return process.poll() is not None
+            trials = runs_of(
+                client, "sweeps", f"tags.`landmarkgait.sweep_run_id` = '{sweeps[0].info.run_id}'"
+            )
+            return any(run.info.status == "FINISHED" for run in trials)
+
+        wait_until(first_trial_finished, 600, "the first trial to finish")
+        assert process.poll() is None, log.read_text()[-3000:]
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=180) == 130, log.read_text()[-3000:]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    (sweep_run,) = runs_of(client, "sweeps", query)
+    assert sweep_run.info.status == "KILLED"
+    before = runs_of(client, "sweeps", f"tags.`landmarkgait.sweep_run_id` = '{sweep_run.info.run_id}'")
+    finished_before = {
+        run.data.tags["landmarkgait.trial_id"]: run.info.run_id
+        for run in before
+        if run.info.status == "FINISHED"
+    }
+    assert len(finished_before) == 1
+    recognition_before = len(runs_of(client, "sweeps", "tags.`landmarkgait.stage` = 'recognition'"))
+
+    result = run_cli(*args, "--resume", timeout_s=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    outcome = sweep_json(result.stdout)
+    assert outcome["sweep_run_id"] == sweep_run.info.run_id
+    assert len(outcome["trials"]) == 2 and all(trial["outcome"] == "finished" for trial in outcome["trials"])
+    for trial_id, run_id in finished_before.items():
+        (trial,) = [trial for trial in outcome["trials"] if trial["trial_id"] == trial_id]
+        assert trial["run_id"] == run_id
+        assert (
+            client.get_run(run_id).info.end_time
+            == next(run for run in before if run.info.run_id == run_id).info.end_time
+        )
+    # Only the unfinished trial trained a recognition stage after the resume.
+    assert (
+        len(runs_of(client, "sweeps", "tags.`landmarkgait.stage` = 'recognition'")) <= recognition_before + 1
+    )
+    assert client.get_run(sweep_run.info.run_id).info.status == "FINISHED"

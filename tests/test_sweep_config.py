@@ -1,0 +1,145 @@
+"""Sweep configs: validation before any trial starts, and their translation to Ray Tune."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cluster_helpers import REPO, run_cli
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler
+
+from pipelines.errors import ConfigError
+from pipelines.sweep_config import load_sweep
+from pipelines.sweep_search import fitting_concurrency, param_space, search_algorithm, trial_scheduler
+
+
+def write(tmp_path: Path, **sweep: Any) -> Path:
+    """A sweep over the quickstart config, with the given keys replacing the defaults."""
+    config = {
+        "name": "s",
+        "base": str(REPO / "ray_configs" / "quickstart.yaml"),
+        "search": {
+            "space": {"model.num_landmark": {"grid": [20, 25]}},
+            "metric": "recognition/eval/rank1/NM",
+        },
+    }
+    for key, value in sweep.items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            config[key] = {**config[key], **value}
+        else:
+            config[key] = value
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_shipped_sweep_configs_load() -> None:
+    quick = load_sweep(REPO / "ray_configs" / "sweep_quickstart.yaml")
+    assert quick.sweep.search.expected_trials() >= 4
+    paper = load_sweep(REPO / "ray_configs" / "sweep_landmarks.yaml")
+    assert paper.sweep.search.space["model.num_landmark"].values == [20, 25, 30, 35]
+    assert paper.base.scaling.use_gpu
+
+
+def test_trial_config_applies_searched_values(tmp_path: Path) -> None:
+    loaded = load_sweep(write(tmp_path))
+    config = loaded.trial_config({"model.num_landmark": 20, "stages.recognition.loss.triplet": 0.5})
+    assert config.model.num_landmark == 20
+    assert config.stages.recognition.loss.triplet == 0.5
+    assert loaded.base.model.num_landmark == 25  # the base is untouched
+
+
+def test_scheduler_defaults_to_the_metric_stage_iteration(tmp_path: Path) -> None:
+    loaded = load_sweep(write(tmp_path, scheduler={"type": "asha", "grace_period": 20}))
+    assert loaded.time_attr == "recognition/iteration"
+    assert loaded.max_t == loaded.base.stages.recognition.total_iter
+    scheduler = trial_scheduler(loaded)
+    assert isinstance(scheduler, ASHAScheduler)
+
+
+def test_search_space_translates_to_tune_domains(tmp_path: Path) -> None:
+    space = {
+        "model.num_landmark": {"choice": [20, 30]},
+        "stages.recognition.loss.triplet": {"uniform": [0.1, 2.0]},
+        "stages.recognition.optimizer.lr": {"loguniform": [1.0e-4, 1.0e-2]},
+        "stages.recognition.sampler.frames": {"randint": [8, 12]},
+    }
+    loaded = load_sweep(write(tmp_path, search={"algorithm": "random", "space": space, "num_samples": 3}))
+    domains = param_space(loaded)
+    assert isinstance(domains["model.num_landmark"], tune.search.sample.Categorical)
+    assert isinstance(domains["stages.recognition.optimizer.lr"], tune.search.sample.Float)
+    assert loaded.sweep.search.expected_trials() == 3
+
+
+def test_optuna_search_is_built_with_the_concurrency_limit(tmp_path: Path) -> None:
+    pytest.importorskip("optuna")
+    space = {"stages.recognition.loss.triplet": {"uniform": [0.1, 2.0]}}
+    loaded = load_sweep(write(tmp_path, search={"algorithm": "optuna", "space": space, "num_samples": 4}))
+    searcher = search_algorithm(loaded, max_concurrent=2)
+    assert type(searcher).__name__ == "ConcurrencyLimiter"
+    assert searcher.max_concurrent == 2
+
+
+def test_concurrency_is_lowered_to_what_the_cluster_fits(tmp_path: Path) -> None:
+    # quickstart: one worker of 2 CPUs per trial
+    loaded = load_sweep(write(tmp_path, search={"max_concurrent_trials": 4}))
+    assert fitting_concurrency(loaded, {"CPU": 2.0}) == 1
+    assert fitting_concurrency(loaded, {"CPU": 16.0}) == 4
+    assert fitting_concurrency(loaded, {"CPU": 1.0}) == 1  # waits for the cluster to grow
+
+
+@pytest.mark.parametrize(
+    ("sweep", "message"),
+    [
+        (
+            {"search": {"space": {"model.num_landmarks": {"grid": [20, 25]}}}},
+            r"unknown config key 'model.num_landmarks' in .*search.space; valid keys at model: .*num_landmark",
+        ),
+        ({"search": {"space": {}}}, r"space is empty"),
+        (
+            {"search": {"metric": "recognition/eval/rank5/NM"}},
+            r"'recognition/eval/rank5/NM': no trial reports it",
+        ),
+        ({"search": {"metric": "rank1"}}, r"expected <stage>/<metric>"),
+        ({"search": {"mode": "maximise"}}, r"mode must be min or max, got 'maximise'"),
+        (
+            {"search": {"space": {"model.num_landmark": {"grid": [20, 2]}}}},
+            r"model.num_landmark=2.*num_landmark",
+        ),
+        ({"search": {"space": {"model.num_landmark": {"grid": ["many"]}}}}, r"model.num_landmark.*expected"),
+        (
+            {"search": {"space": {"stages.recognition.loss.triplet": {"uniform": [0.1, 1.0]}}}},
+            r"'uniform' needs algorithm random or optuna",
+        ),
+        ({"search": {"space": {"model.num_landmark": {"uniform": [3, 1]}}}}, r"low < high"),
+        ({"scheduler": {"type": "hyperband"}}, r"type must be one of fifo, asha"),
+        ({"searhc": {}}, r"unknown config key 'searhc'"),
+    ],
+)
+def test_bad_sweep_config_is_rejected_with_the_key(tmp_path: Path, sweep: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_sweep(write(tmp_path, **sweep))
+
+
+def test_cli_rejects_a_bad_sweep_before_any_trial(tmp_path: Path) -> None:
+    """One line on stderr, exit 2, and nothing started: no MLflow store, no Ray storage."""
+    home = tmp_path / "home"
+    path = write(tmp_path, search={"metric": "landmark/eval/rank1/NM"})
+    result = run_cli("sweep", str(path), env={"LANDMARKGAIT_HOME": str(home)}, timeout_s=120)
+    assert result.returncode == 2
+    assert "'landmark/eval/rank1/NM': no trial reports it" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not home.exists()
+
+
+def test_resume_without_an_earlier_sweep_is_a_clear_error(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    result = run_cli(
+        "sweep", str(write(tmp_path)), "--resume", env={"LANDMARKGAIT_HOME": str(home)}, timeout_s=120
+    )
+    assert result.returncode == 2
+    assert "--resume: no sweep named 's'" in result.stderr
+    assert "Traceback" not in result.stderr
