@@ -35,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="landmarkgait",
         description=(
-            "Train and evaluate LandmarkGait (silhouette -> landmarks -> parsing -> recognition) "
-            "as Ray Train jobs tracked in MLflow, on Parquet silhouette datasets."
+            "Train, sweep and evaluate LandmarkGait (silhouette -> landmarks -> parsing -> recognition) "
+            "as Ray Train and Ray Tune jobs tracked in MLflow, on Parquet silhouette datasets."
         ),
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")

@@ -8,14 +8,12 @@ import sys
 
 
 def handle_sweep(args: argparse.Namespace) -> int:
+    from pipelines.commands.train_commands import overrides_with_options
     from pipelines.sweep import run_sweep
 
-    overrides = list(args.overrides)
-    if args.tracking_uri:
-        overrides.append(f"tracking.tracking_uri={args.tracking_uri}")
-    if args.experiment:
-        overrides.append(f"tracking.experiment={args.experiment}")
-    outcome = run_sweep(args.config, resume=args.resume, overrides=overrides, ray_address=args.ray_address)
+    outcome = run_sweep(
+        args.config, resume=args.resume, overrides=overrides_with_options(args), ray_address=args.ray_address
+    )
     if args.json:
         json.dump(
             {

@@ -30,13 +30,18 @@ def add_common_options(
     )
 
 
-def load_with_options(args: argparse.Namespace) -> PipelineConfig:
+def overrides_with_options(args: argparse.Namespace) -> list[str]:
+    """``--set`` assignments plus those ``--tracking-uri`` / ``--experiment`` stand for."""
     overrides = list(args.overrides)
     if args.tracking_uri:
         overrides.append(f"tracking.tracking_uri={args.tracking_uri}")
     if args.experiment:
         overrides.append(f"tracking.experiment={args.experiment}")
-    return load_config(args.config, overrides)
+    return overrides
+
+
+def load_with_options(args: argparse.Namespace) -> PipelineConfig:
+    return load_config(args.config, overrides_with_options(args))
 
 
 def print_outcome(outcome, as_json: bool = False) -> None:
