@@ -190,8 +190,6 @@ def run_sweep(
     context = SweepContext(
         loaded, state.sweep_run_id, tracker.tracking_uri, tracker.experiment_id, tracker.experiment_name
     )
-    # Stage 1-2 reports cannot carry a recognition metric; the metric was checked at load instead.
-    os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
     try:
         with ray_session(ray_address, include_dashboard=True):
             leases = create_leases(state.sweep_run_id)  # named, but alive only while referenced

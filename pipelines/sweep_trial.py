@@ -45,11 +45,12 @@ class SweepContext:
 
 
 class SweepReportCallback(TuneReportCallback):
-    """Forwards stage reports to Tune as stage-qualified results and logs the swept metric.
+    """Forwards the stage reports that carry the swept metric to Tune, stage-qualified.
 
-    Runs in the Ray Train controller. Every report goes to Tune (ASHA skips those without its
-    metric); the sweep metric also lands on the trial's MLflow run, stepped by its time attribute,
-    so the MLflow UI shows each trial's curve and where ASHA stopped it.
+    Runs in the Ray Train controller. Only reports with the metric reach Tune (searchers such as
+    Optuna require it in every result; the other reports are in the stage runs' MLflow metrics).
+    The metric also lands on the trial's MLflow run, stepped by its time attribute, so the
+    MLflow UI shows each trial's curve and where ASHA stopped it.
     """
 
     def __init__(self, metric: str, time_attr: str, context: SweepContext, trial_run_id: str) -> None:
@@ -60,10 +61,10 @@ class SweepReportCallback(TuneReportCallback):
 
     def after_report(self, run_context: Any, metrics: list[dict[str, Any]], checkpoint: Any) -> None:
         result = stage_result(metrics[0])
-        if not result:
+        if self.metric not in result:
             return
         # MLflow first: Tune may stop the trial (and this controller) on the result it receives.
-        if self.metric in result and self.time_attr in result:
+        if self.time_attr in result:
             step = int(result[self.time_attr])
             if step not in self.logged_steps:
                 self.logged_steps.add(step)

@@ -253,3 +253,27 @@ def test_resume_continues_an_interrupted_sweep_without_rerunning_finished_trials
         len(runs_of(client, "sweeps", "tags.`landmarkgait.stage` = 'recognition'")) <= recognition_before + 1
     )
     assert client.get_run(sweep_run.info.run_id).info.status == "FINISHED"
+
+
+def test_optuna_search_runs_trials_and_learns_their_metric(
+    ray_cluster: RayHead, shared_base: Path, mlflow_server: str
+) -> None:
+    pytest.importorskip("optuna")
+    path = write_sweep(
+        shared_base.parent,
+        shared_base,
+        "optuna",
+        search={
+            "algorithm": "optuna",
+            "space": {TRIPLET: {"uniform": [0.1, 2.0]}},
+            "metric": "recognition/eval/rank1/NM",
+            "num_samples": 2,
+        },
+    )
+    result = run_cli("sweep", str(path), "--json", "--ray-address", ray_cluster.address, timeout_s=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    outcome = sweep_json(result.stdout)
+    assert len(outcome["trials"]) == 2
+    weights = [trial["params"][TRIPLET] for trial in outcome["trials"]]
+    assert all(0.1 <= weight <= 2.0 for weight in weights) and weights[0] != weights[1]
+    assert all(trial["outcome"] == "finished" and trial["metric"] is not None for trial in outcome["trials"])
