@@ -27,7 +27,7 @@ from pipelines.errors import PipelineError
 from pipelines.job import WorkerJob
 from pipelines.planning import DataIdentity, StageTask, plan_pipeline
 from pipelines.ray_runtime import ray_session
-from pipelines.tracking import TAG_CODE, TAG_DATA, TAG_KIND, TAG_PIPELINE, TAG_STAGE, Tracker
+from pipelines.tracking import TAG_CODE, TAG_DATA, TAG_KIND, TAG_PIPELINE, TAG_STAGE, Tracker, stage_link_tag
 from pipelines.worker_loop import train_loop_per_worker
 
 log = logging.getLogger(__name__)
@@ -205,7 +205,7 @@ def collect_stage_runs(tracker: Tracker, parent: str, plan: Sequence[StageTask])
     if missing:
         raise PipelineError(f"stages {', '.join(missing)} did not finish; see the Ray Train logs above")
     ordered = {stage: runs[stage] for stage in STAGES if stage in runs}
-    tracker.set_tags(parent, {f"landmarkgait.run.{stage}": run_id for stage, run_id in ordered.items()})
+    tracker.set_tags(parent, {stage_link_tag(stage): run_id for stage, run_id in ordered.items()})
     return ordered
 
 

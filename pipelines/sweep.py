@@ -31,7 +31,16 @@ from pipelines.sweep_leases import create_leases, release_stage_keys
 from pipelines.sweep_search import fitting_concurrency, param_space, search_algorithm, trial_scheduler
 from pipelines.sweep_summary import TAG_OUTCOME, TrialRow, summarise_sweep, trial_runs
 from pipelines.sweep_trial import SweepContext, run_trial
-from pipelines.tracking import TAG_CODE, TAG_DATA, TAG_KIND, TAG_PIPELINE, TAG_STAGE, Tracker
+from pipelines.tracking import (
+    TAG_CODE,
+    TAG_DATA,
+    TAG_KIND,
+    TAG_PIPELINE,
+    TAG_STAGE,
+    TAG_TRIAL,
+    Tracker,
+    stage_link_tag,
+)
 
 log = logging.getLogger(__name__)
 
@@ -103,16 +112,14 @@ def close_trial_runs(
     """Close the still-RUNNING trial runs (of ``trial_id``, or all) and their running stage runs."""
     closed = 0
     for run in trial_runs(tracker, sweep_run_id):
-        if run.info.status != "RUNNING" or (
-            trial_id and run.data.tags.get("landmarkgait.trial_id") != trial_id
-        ):
+        if run.info.status != "RUNNING" or (trial_id and run.data.tags.get(TAG_TRIAL) != trial_id):
             continue
         stage_runs = tracker.client.search_runs(
             [tracker.experiment_id], filter_string=f"tags.`{TAG_PIPELINE}` = '{run.info.run_id}'"
         )
         links = {}
         for stage_run in stage_runs:
-            links[f"landmarkgait.run.{stage_run.data.tags.get(TAG_STAGE)}"] = stage_run.info.run_id
+            links[stage_link_tag(stage_run.data.tags.get(TAG_STAGE, "?"))] = stage_run.info.run_id
             if stage_run.info.status == "RUNNING":
                 tracker.finish(stage_run.info.run_id, status)
         tracker.set_tags(run.info.run_id, {TAG_OUTCOME: outcome, **links})

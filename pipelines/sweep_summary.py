@@ -18,7 +18,7 @@ from mlflow.entities import Run
 
 from pipelines.config import STAGES
 from pipelines.sweep_config import LoadedSweep
-from pipelines.tracking import TAG_NOTE, TAG_SWEEP, TAG_TRIAL, Tracker
+from pipelines.tracking import TAG_NOTE, TAG_SWEEP, TAG_TRIAL, Tracker, stage_links
 
 TAG_BEST = "landmarkgait.sweep.best"
 TAG_BEST_TRIAL = "landmarkgait.sweep.best_trial_run_id"
@@ -59,11 +59,7 @@ def trial_row(run: Run, loaded: LoadedSweep) -> TrialRow:
     keys = list(loaded.sweep.search.space)
     params = {key: _parse(run.data.params.get(key, "")) for key in keys}
     outcome = run.data.tags.get(TAG_OUTCOME) or ("finished" if run.info.status == "FINISHED" else "running")
-    stage_runs = {
-        stage: run.data.tags[f"landmarkgait.run.{stage}"]
-        for stage in STAGES
-        if f"landmarkgait.run.{stage}" in run.data.tags
-    }
+    stage_runs = stage_links(run)
     return TrialRow(
         trial_id=run.data.tags.get(TAG_TRIAL, ""),
         run_id=run.info.run_id,

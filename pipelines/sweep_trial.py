@@ -21,7 +21,15 @@ from pipelines.planning import StageTask, plan_pipeline
 from pipelines.sweep_config import LoadedSweep
 from pipelines.sweep_leases import lease_plan, release_stage_keys
 from pipelines.sweep_metrics import ITERATION, qualified, stage_result
-from pipelines.tracking import TAG_ITERATION, TAG_KIND, TAG_SWEEP, TAG_TRIAL, Tracker
+from pipelines.tracking import (
+    TAG_ITERATION,
+    TAG_KIND,
+    TAG_SWEEP,
+    TAG_TRIAL,
+    Tracker,
+    stage_link_tag,
+    stage_links,
+)
 from pipelines.worker_loop import configure_worker_logging
 
 log = logging.getLogger(__name__)
@@ -122,10 +130,7 @@ def final_result(tracker: Tracker, stage_runs: dict[str, str]) -> dict[str, floa
 
 
 def stage_runs_of(tracker: Tracker, pipeline_run_id: str) -> dict[str, str]:
-    tags = tracker.client.get_run(pipeline_run_id).data.tags
-    return {
-        stage: tags[f"landmarkgait.run.{stage}"] for stage in STAGES if f"landmarkgait.run.{stage}" in tags
-    }
+    return stage_links(tracker.client.get_run(pipeline_run_id))
 
 
 def run_trial(params: dict[str, Any], context: SweepContext) -> None:
@@ -154,7 +159,7 @@ def run_trial(params: dict[str, Any], context: SweepContext) -> None:
         )
         tracker.set_tags(
             run_id,
-            {f"landmarkgait.run.{task.stage}": task.reuse_run_id for task in plan if task.reuse_run_id},
+            {stage_link_tag(task.stage): task.reuse_run_id for task in plan if task.reuse_run_id},
         )
         callback = SweepReportCallback(loaded.sweep.search.metric, loaded.time_attr, context, run_id)
         outcome = execute(prepared, plan, callbacks=[callback], pipeline_run_id=run_id)

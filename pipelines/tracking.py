@@ -22,7 +22,7 @@ import mlflow
 from mlflow.entities import Metric, Param, Run, RunStatus
 from mlflow.tracking import MlflowClient
 
-from pipelines.config import TrackingSection, landmarkgait_home
+from pipelines.config import STAGES, TrackingSection, landmarkgait_home
 from pipelines.errors import PipelineError
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,17 @@ TAG_PARENT = "mlflow.parentRunId"
 TAG_NOTE = "mlflow.note.content"
 CHECKPOINT_DIR = "checkpoints"
 MAX_PARAM_LENGTH = 6000
+
+
+def stage_link_tag(stage: str) -> str:
+    """Tag on a pipeline (or sweep trial) run naming the run of one of its stages."""
+    return f"landmarkgait.run.{stage}"
+
+
+def stage_links(run: Run) -> dict[str, str]:
+    """``{stage: run id}`` of the stage runs a pipeline run links to, in stage order."""
+    tags = run.data.tags
+    return {stage: tags[stage_link_tag(stage)] for stage in STAGES if stage_link_tag(stage) in tags}
 
 
 def default_tracking_uri() -> str:
