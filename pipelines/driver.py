@@ -151,7 +151,7 @@ def execute(
         stage_runs = collect_stage_runs(tracker, parent, plan)
         outcome = summarise(tracker, parent, stage_runs, reused)
     except BaseException:
-        tracker.finish(parent, "FAILED")
+        tracker.finish_if_running(parent, "FAILED")
         raise
     tracker.finish(parent)
     return outcome

@@ -163,6 +163,11 @@ class Tracker:
     def finish(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)
 
+    def finish_if_running(self, run_id: str, status: str) -> None:
+        """End a run unless something else ended it first (a sweep closes the runs of trials it stops)."""
+        if self.client.get_run(run_id).info.status == "RUNNING":
+            self.finish(run_id, status)
+
     def get_run(self, run_ref: str) -> Run:
         run_id = parse_run_reference(run_ref)
         try:
