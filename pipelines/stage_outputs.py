@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 SUMMARY_SEQUENCES = 4
 SUMMARY_FRAMES = 8
 # Reconstruction quality that stages 1-2 report next to their losses.
-QUALITY_METRICS = ("quality/recon_mse", "quality/recon_iou")
+RECON_MSE, RECON_IOU = "quality/recon_mse", "quality/recon_iou"
+QUALITY_METRICS = (RECON_MSE, RECON_IOU)
 
 
 def quality_metrics(stage: str, outputs: dict[str, torch.Tensor], sils: torch.Tensor) -> dict[str, float]:
@@ -44,11 +45,10 @@ def quality_metrics(stage: str, outputs: dict[str, torch.Tensor], sils: torch.Te
             return {}
         predicted, actual = reconstruction > 0.5, target > 0.5
         union = (predicted | actual).sum().clamp(min=1)
-        mse, iou = (
-            float(torch.mean((reconstruction - target) ** 2)),
-            float((predicted & actual).sum() / union),
-        )
-        return dict(zip(QUALITY_METRICS, (mse, iou), strict=True))
+        return {
+            RECON_MSE: float(torch.mean((reconstruction - target) ** 2)),
+            RECON_IOU: float((predicted & actual).sum() / union),
+        }
 
 
 def summary_batch(dataset: SilhouetteDataset, device: torch.device) -> torch.Tensor:

@@ -108,9 +108,8 @@ class CloseEndedTrials(tune.Callback):
 
 def close_trial_runs(
     tracker: Tracker, sweep_run_id: str, outcome: str, status: str, trial_id: str | None = None
-) -> int:
+) -> None:
     """Close the still-RUNNING trial runs (of ``trial_id``, or all) and their running stage runs."""
-    closed = 0
     for run in trial_runs(tracker, sweep_run_id):
         if run.info.status != "RUNNING" or (trial_id and run.data.tags.get(TAG_TRIAL) != trial_id):
             continue
@@ -124,8 +123,6 @@ def close_trial_runs(
                 tracker.finish(stage_run.info.run_id, status)
         tracker.set_tags(run.info.run_id, {TAG_OUTCOME: outcome, **links})
         tracker.finish(run.info.run_id, status)
-        closed += 1
-    return closed
 
 
 def pin_locations(loaded: LoadedSweep, tracking_uri: str, dataset_path: Path) -> LoadedSweep:
@@ -148,13 +145,12 @@ def latest_state(loaded: LoadedSweep) -> SweepState:
     """The newest sweep of this name (for ``--resume``), or a clear error."""
     root = sweeps_root(loaded)
     candidates = sorted(root.glob(f"{loaded.sweep.name}-*{STATE_SUFFIX}")) if root.is_dir() else []
-    states = [(path, SweepState.read(path)) for path in candidates]
-    states = [(path, state) for path, state in states if state.name == loaded.sweep.name]
+    states = [state for state in map(SweepState.read, candidates) if state.name == loaded.sweep.name]
     if not states:
         raise PipelineError(
             f"--resume: no sweep named {loaded.sweep.name!r} under {root}; run without --resume to start one"
         )
-    return states[-1][1]
+    return states[-1]
 
 
 def run_sweep(

@@ -34,9 +34,6 @@ from pipelines.worker_loop import configure_worker_logging
 
 log = logging.getLogger(__name__)
 
-# Set in a trial's last Tune result: the pipeline finished (a trial stopped by ASHA lacks it).
-FINISHED = "trial/finished"
-
 
 @dataclass(frozen=True)
 class SweepContext:
@@ -125,12 +122,7 @@ def final_result(tracker: Tracker, stage_runs: dict[str, str]) -> dict[str, floa
         result.update({qualified(stage, name): value for name, value in run.data.metrics.items()})
         if TAG_ITERATION in run.data.tags:
             result[qualified(stage, ITERATION)] = float(run.data.tags[TAG_ITERATION])
-    result[FINISHED] = 1.0
     return result
-
-
-def stage_runs_of(tracker: Tracker, pipeline_run_id: str) -> dict[str, str]:
-    return stage_links(tracker.client.get_run(pipeline_run_id))
 
 
 def run_trial(params: dict[str, Any], context: SweepContext) -> None:
@@ -144,7 +136,7 @@ def run_trial(params: dict[str, Any], context: SweepContext) -> None:
     run_id, status = open_trial_run(tracker, context, trial_id, params)
     if status == "FINISHED":  # a resumed sweep restarted a trial that had already finished
         log.info("trial %s finished earlier in MLflow run %s; reporting its results", trial_id, run_id)
-        report_final(tracker, loaded, run_id, stage_runs_of(tracker, run_id))
+        report_final(tracker, loaded, run_id, stage_links(tracker.client.get_run(run_id)))
         return
 
     def make_plan() -> tuple[StageTask, ...]:
