@@ -2,15 +2,23 @@
 
 Builds (or reuses) a Parquet dataset of pretreated silhouettes, exports the identical sequences as
 an OpenGait pickle tree, then times random P x K triplet batches loaded the way training loads them:
-``SilhouetteDataset.read_many`` for Parquet, and OpenGait's loader (list the sequence directory,
-``pickle.load`` each file) for pickles. Each format is timed with a warm page cache and a cold one
-(files evicted with ``posix_fadvise(DONTNEED)`` before every batch, outside the timed region), and
-Parquet additionally with the reader's in-memory cache after a warm-up pass.
+``SilhouetteDataset.read_many`` for Parquet, and OpenGait's loader (sequence files listed once when
+the dataset is opened, ``pickle.load`` of each file per access) for pickles. Each format is timed
+with a warm page cache and a cold one (files evicted with ``posix_fadvise(DONTNEED)`` before every
+batch, outside the timed region), and Parquet additionally with the reader's in-memory cache
+after a warm-up pass.
+
+``--storage-limit MIB_PER_SECOND,IOPS`` (root only) adds cold reads from storage with that
+bandwidth and operation rate, imposed by the kernel's block I/O controller
+(``storage_throttle.py``): for example ``125,3000``, the baseline of a cloud block volume (AWS
+EBS gp3). The local disk here is served from the host's cache at about 3 GB/s even when cold,
+which no training cluster's dataset storage matches.
 
 Input: the synthetic benchmark (``data.synth``) when it is importable, else smooth blob walkers
 pretreated like real silhouettes (random noise would be an unfair input to compression).
 
     python benchmarks/data_loading.py --subjects 8 --batches 30
+    sudo .venv/bin/python benchmarks/data_loading.py --subjects 8 --storage-limit 125,3000
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -32,6 +42,7 @@ from data.format import SequenceRecord, write_dataset
 from data.pretreatment import pretreat_sequence
 from data.reader import SilhouetteDataset
 from data.sampling import TripletBatchSampler
+from storage_throttle import StorageLimit, throttled_reads
 
 TYPES = ("nm-01", "nm-02", "nm-03", "nm-04", "nm-05", "nm-06", "bg-01", "bg-02", "cl-01", "cl-02")
 VIEWS = tuple(f"{angle:03d}" for angle in range(0, 181, 18))
@@ -101,15 +112,18 @@ def evict(files: list[Path]) -> None:
 
 
 def opengait_loader(root: Path, dataset: SilhouetteDataset) -> Callable[[list[int]], list[np.ndarray]]:
-    """Load sequences as OpenGait's ``DataSet.__loader__`` does: list the directory, unpickle each file."""
-    directories = [root / e.subject / e.type / e.view for e in dataset.entries]
+    """Load sequences as OpenGait's ``DataSet`` does: each sequence's files listed once when the
+    dataset is opened, then every access unpickles them."""
+    files = []
+    for entry in dataset.entries:
+        directory = root / entry.subject / entry.type / entry.view
+        files.append([directory / name for name in sorted(os.listdir(directory))])
 
     def load(batch: list[int]) -> list[np.ndarray]:
         arrays = []
         for index in batch:
-            directory = directories[index]
-            for name in sorted(os.listdir(directory)):
-                with open(directory / name, "rb") as handle:
+            for path in files[index]:
+                with open(path, "rb") as handle:
                     arrays.append(pickle.load(handle))
         return arrays
 
@@ -123,18 +137,33 @@ def parquet_loader(dataset: SilhouetteDataset) -> Callable[[list[int]], list[np.
     return load
 
 
-def time_batches(
-    load: Callable[[list[int]], list[np.ndarray]], batches: list[list[int]], files: list[Path] | None
-) -> float:
-    """Sequences per second over ``batches``; ``files`` are evicted before each batch when given."""
-    elapsed = 0.0
-    for batch in batches:
-        if files is not None:
-            evict(files)
-        start = time.perf_counter()
-        arrays = load(batch)
-        elapsed += time.perf_counter() - start
-        assert len(arrays) == len(batch)
+@dataclass(frozen=True)
+class Condition:
+    """One way of loading: a loader, the files to evict before each batch (cold), a read limit."""
+
+    load: Callable[[list[int]], list[np.ndarray]]
+    evicted: list[Path] | None = None
+    limit: StorageLimit | None = None
+
+
+def storage_limit_argument(text: str) -> StorageLimit:
+    try:
+        return StorageLimit.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def time_batches(condition: Condition, batches: list[list[int]], root: Path) -> float:
+    """Sequences per second over ``batches``, reading from ``root``'s disk under the condition."""
+    with throttled_reads(root, condition.limit) if condition.limit else nullcontext():
+        elapsed = 0.0
+        for batch in batches:
+            if condition.evicted is not None:
+                evict(condition.evicted)
+            start = time.perf_counter()
+            arrays = condition.load(batch)
+            elapsed += time.perf_counter() - start
+            assert len(arrays) == len(batch)
     return sum(len(b) for b in batches) / elapsed
 
 
@@ -148,7 +177,15 @@ def main() -> None:
     parser.add_argument("--source", choices=("auto", "synth", "blobs"), default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", type=Path, help="keep the datasets here and reuse them on later runs")
+    parser.add_argument(
+        "--storage-limit",
+        type=storage_limit_argument,
+        metavar="MIB_PER_SECOND,IOPS",
+        help="also time cold reads throttled to this storage model, e.g. 125,3000 (needs root)",
+    )
     args = parser.parse_args()
+    if args.storage_limit and os.geteuid() != 0:
+        parser.error("--storage-limit needs root: it throttles reads through a block I/O cgroup")
 
     with tempfile.TemporaryDirectory(prefix="landmarkgait-bench-") as temp:
         workdir = args.workdir or Path(temp)
@@ -176,26 +213,34 @@ def main() -> None:
         parquet_files = [p for p in parquet_dir.rglob("*") if p.is_file()]
         pickle_files = [p for p in pickle_dir.rglob("*.pkl")]
         cached = SilhouetteDataset(parquet_dir, cache_bytes=8 * 2**30)
+        pickles, parquets = opengait_loader(pickle_dir, dataset), parquet_loader(dataset)
         conditions = {
-            "pickle  warm": (opengait_loader(pickle_dir, dataset), None),
-            "parquet warm": (parquet_loader(dataset), None),
-            "pickle  cold": (opengait_loader(pickle_dir, dataset), pickle_files),
-            "parquet cold": (parquet_loader(dataset), parquet_files),
-            "parquet cache": (parquet_loader(cached), None),
+            "pickle  warm": Condition(pickles),
+            "parquet warm": Condition(parquets),
+            "pickle  cold": Condition(pickles, pickle_files),
+            "parquet cold": Condition(parquets, parquet_files),
+            "parquet cache": Condition(parquet_loader(cached)),
         }
-        for load, _ in conditions.values():  # warm the page cache and the reader cache
-            time_batches(load, batches, None)
+        if args.storage_limit:
+            conditions["pickle  cold, limited"] = Condition(pickles, pickle_files, args.storage_limit)
+            conditions["parquet cold, limited"] = Condition(parquets, parquet_files, args.storage_limit)
+        for condition in conditions.values():  # warm the page cache and the reader cache
+            if condition.evicted is None:
+                time_batches(condition, batches, workdir)
         rates: dict[str, list[float]] = {name: [] for name in conditions}
         for _ in range(args.repeats):  # interleaved, so load from other processes hits all alike
-            for name, (load, files) in conditions.items():
-                rates[name].append(time_batches(load, batches, files))
+            for name, condition in conditions.items():
+                rates[name].append(time_batches(condition, batches, workdir))
         median = {name: statistics.median(values) for name, values in rates.items()}
         print(f"random {args.P}x{args.K} batches, {args.batches} per measurement, median of {args.repeats}:")
+        if args.storage_limit:
+            print(f"  (limited = reads throttled to {args.storage_limit})")
         for name, rate in median.items():
-            print(f"  {name:<14} {rate:10.0f} sequences/s")
-        for condition in ("warm", "cold"):
-            speedup = median[f"parquet {condition}"] / median[f"pickle  {condition}"]
-            print(f"speedup parquet/pickle, {condition} page cache: {speedup:.2f}x (goal >= 3)")
+            print(f"  {name:<22} {rate:10.0f} sequences/s")
+        for condition in ("warm", "cold", "cold, limited"):
+            if f"parquet {condition}" in median:
+                speedup = median[f"parquet {condition}"] / median[f"pickle  {condition}"]
+                print(f"speedup parquet/pickle, {condition}: {speedup:.2f}x (goal >= 3)")
         speedup = median["parquet cache"] / median["pickle  warm"]
         print(f"speedup parquet with reader cache / pickle warm: {speedup:.2f}x (goal >= 3)")
 
