@@ -9,6 +9,12 @@ checks checkpoint compatibility), run on the same inputs with the same landmark-
 timed the same way, and the ratio and the largest output difference are printed. The
 official code is imported from the checkout, never copied; its optional imports that only
 serve training on GPUs (torchvision, tensorboard) are stubbed when they are not installed.
+
+``--refiners`` (stages 1 and 2) also times a step's refiner work alone: the LandmarkNet refiner
+on every frame and, in stage 2, the ParsingNet refiner on every frame of each of the three
+parts, forward and backward. Both implementations must do this work; with ``--reference`` the
+official step time over it is the largest speed-up possible while the refiners run as fast
+as ours do.
 """
 
 from __future__ import annotations
@@ -69,6 +75,23 @@ def training_step(
         model.zero_grad(set_to_none=True)
         total, _ = compute_losses(stage, forward(), sils, labels, weights)
         total.backward()
+
+    return step
+
+
+def refiner_step(stage: str, model: nn.Module, frames: int) -> Callable[[], None]:
+    """The refiner passes of one training step of ``stage`` on ``frames`` frames, on random features."""
+    config = model.config
+    shape = (config.channels[2], config.height // 4, config.width // 4)
+    # Stage 1 trains the encoder, so its refiner's input needs a gradient; stage 2 freezes it.
+    features = torch.randn(frames, *shape, requires_grad=not config.freeze_landmark_encoder)
+    work = [(model.Backbone.refine, features)]
+    if stage == "parsing":
+        work.append((model.refine, torch.randn(3 * frames, *shape)))
+
+    def step() -> None:
+        model.zero_grad(set_to_none=True)
+        sum(refiner(inputs).square().mean() for refiner, inputs in work).backward()
 
     return step
 
@@ -209,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
         help="wall time or process CPU time (default: wall)",
     )
     parser.add_argument("--reference", type=Path, help="checkout of wzb-bupt/LandmarkGait to compare with")
+    parser.add_argument(
+        "--refiners", action="store_true", help="also time the refiner work alone (stages 1 and 2)"
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -232,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
             difference, flipped = compare(stage, ours, official, sils, labels)
             forward = functools.partial(run_official, stage, official, sils, labels)
             steps["official"] = training_step(stage, forward, official, sils, labels)
+        if args.refiners and stage != "recognition":
+            steps["refiners"] = refiner_step(stage, ours, frames)
         seconds = time_interleaved(steps, args.repeats, args.clock)
         line = f"{stage:12s} ours {frames / seconds['ours']:8.2f} frames/s"
         if comparable:
@@ -243,6 +271,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.reference:
             line += f" | official: not comparable (it hard-codes {OFFICIAL_PARTS} parts)"
         print(line, flush=True)
+        if "refiners" in seconds:
+            line = f"{'':12s} refiners alone {frames / seconds['refiners']:8.2f} frames/s"
+            line += f" ({seconds['refiners'] / seconds['ours']:.0%} of our step)"
+            if comparable:
+                line += f" | speed-up bound while they run as fast: x{seconds['official'] / seconds['refiners']:.2f}"
+            print(line, flush=True)
     return 0
 
 
