@@ -48,7 +48,8 @@ def ensure_dataset(section: DataSection, ray_address: str | None = None) -> Path
         options["types"] = tuple(synthetic.types)
     log.info("generating the synthetic dataset at %s (first use; cached afterwards)", path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with ray_session(ray_address):  # loopback-only local Ray (or the given cluster) for the generator's tasks
+    # A loopback-only local Ray (or the given cluster) for the generator's tasks; no Train, no dashboard.
+    with ray_session(ray_address, include_dashboard=False):
         return generate_dataset(SynthConfig(**options), path)
 
 

@@ -1,8 +1,14 @@
 """Starting or joining Ray for a CLI command.
 
 Given an address (``--ray-address`` or ``RAY_ADDRESS``, as set inside ``ray job submit``) the
-command joins that cluster; otherwise it starts a private local Ray bound to 127.0.0.1 with
-no dashboard, and stops it when the command ends.
+command joins that cluster; otherwise it starts a private local Ray whose servers all listen on
+127.0.0.1 only (its dashboard too), and stops it when the command ends.
+
+Loopback only takes Ray's single-node mode: Ray turns a node address of 127.0.0.1 into the
+machine's external address, and its gRPC servers (GCS, raylet, workers) and agents then listen
+on that address or on all interfaces, even for a private local instance. In single-node mode
+(the one Ray uses on macOS and Windows, switched by ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``)
+the node address is the loopback one and every server binds to it.
 """
 
 from __future__ import annotations
@@ -13,39 +19,63 @@ import os
 from collections.abc import Iterator
 
 import ray
+from ray._private import ray_constants
 
 log = logging.getLogger(__name__)
+
+# Read by every Ray process at import (the children inherit it), and by this process through
+# ``ray_constants``, imported before a session starts.
+SINGLE_NODE_ENV = ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR
+
+
+@contextlib.contextmanager
+def single_node_mode() -> Iterator[None]:
+    """Ray's single-node mode for the block: a local Ray started in it listens on loopback only."""
+    saved_env, saved_flag = os.environ.get(SINGLE_NODE_ENV), ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[SINGLE_NODE_ENV] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved_flag
+        if saved_env is None:
+            del os.environ[SINGLE_NODE_ENV]
+        else:
+            os.environ[SINGLE_NODE_ENV] = saved_env
 
 
 @contextlib.contextmanager
 def ray_session(
-    address: str | None = None, num_cpus: int | None = None, include_dashboard: bool = False
+    address: str | None = None, num_cpus: int | None = None, include_dashboard: bool = True
 ) -> Iterator[None]:
     """Use the running Ray, join ``address``, or start a loopback-only local Ray for the block.
 
-    ``include_dashboard`` starts the dashboard (on 127.0.0.1) with a local Ray: Ray Train's
-    placement-group cleaner asks its State API whether a killed trial's controller is gone,
-    so a sweep whose scheduler stops trials needs it to get their CPUs back.
+    ``include_dashboard`` starts the dashboard (on 127.0.0.1) with a local Ray. Ray Train needs
+    it: its placement-group cleaner asks the dashboard's State API whether a run's controller is
+    gone; without it the cleaner logs a warning every few seconds for the whole run, and a
+    sweep whose scheduler stops trials never gets their CPUs back. Blocks that only run Ray
+    tasks may leave it out.
     """
     if ray.is_initialized():
         yield
         return
     address = address or os.environ.get("RAY_ADDRESS")
-    if address:
-        log.info("joining Ray cluster at %s", address)
-        ray.init(address=address, log_to_driver=True)
-    else:
-        # address="local": never attach to a stale cluster recorded in /tmp/ray by an old `ray start`.
-        ray.init(
-            address="local",
-            num_cpus=num_cpus,
-            include_dashboard=include_dashboard,
-            dashboard_host="127.0.0.1",
-            _node_ip_address="127.0.0.1",
-            log_to_driver=True,
-            configure_logging=False,
-        )
-    try:
-        yield
-    finally:
-        ray.shutdown()
+    with contextlib.nullcontext() if address else single_node_mode():
+        if address:
+            log.info("joining Ray cluster at %s", address)
+            ray.init(address=address, log_to_driver=True)
+        else:
+            # address="local": never attach to a stale cluster recorded in /tmp/ray by an old `ray start`.
+            ray.init(
+                address="local",
+                num_cpus=num_cpus,
+                include_dashboard=include_dashboard,
+                dashboard_host="127.0.0.1",
+                _node_ip_address="127.0.0.1",
+                log_to_driver=True,
+                configure_logging=False,
+            )
+        try:
+            yield
+        finally:
+            ray.shutdown()

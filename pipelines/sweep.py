@@ -194,7 +194,7 @@ def run_sweep(
         loaded, state.sweep_run_id, tracker.tracking_uri, tracker.experiment_id, tracker.experiment_name
     )
     try:
-        with ray_session(ray_address, include_dashboard=True):
+        with ray_session(ray_address):
             leases = create_leases(state.sweep_run_id)  # named, but alive only while referenced
             concurrency = fitting_concurrency(loaded, ray.cluster_resources())
             with interruption_watch() as was_interrupted:

@@ -17,9 +17,15 @@ import pytest
 from cluster_helpers import BIN, RayHead, free_port, http_ok, stop_process, wait_until
 
 # A session-private Ray token, set before any test module imports Ray (Ray reads it once) and
-# inherited by every child process: CLI subprocesses, `ray start`, `ray job submit`.
+# inherited by every child process: CLI subprocesses, `ray start`, `ray job submit`. Ray's
+# single-node mode makes the session's head listen on 127.0.0.1 only (pipelines/ray_runtime.py).
 os.environ.update(
-    {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32), "RAY_USAGE_STATS_ENABLED": "0"}
+    {
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN": secrets.token_hex(32),
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+    }
 )
 
 

@@ -7,10 +7,14 @@ two Ray Train workers; an ``mlflow server`` on 127.0.0.1 receives the runs.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import time
 from pathlib import Path
 
+import psutil
 import pytest
-from cluster_helpers import RayHead, run_cli, write_micro_config
+from cluster_helpers import BIN, REPO, RayHead, run_cli, stop_process, wait_until, write_micro_config
 from mlflow.tracking import MlflowClient
 
 from pipelines.config import load_config
@@ -126,3 +130,75 @@ def test_evaluate_command_reproduces_the_recognition_evaluation(
     assert outcome["stage_runs"] == {"recognition": recognition}
     for key in ("eval/rank1/NM", "eval/rank1/BG", "eval/rank1/CL"):
         assert outcome["evaluation"][key] == pytest.approx(first_run.evaluation[key])
+
+
+def raylet_pids() -> set[int]:
+    return {process.pid for process in psutil.process_iter(["name"]) if process.info["name"] == "raylet"}
+
+
+LOOPBACK = {"127.0.0.1", "::ffff:127.0.0.1"}
+
+
+def listeners(pid: int) -> set[tuple[str, int, str]]:
+    """(address, port, process name) of the TCP sockets that ``pid`` and its descendants listen on."""
+    try:
+        processes = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+        names = {process.pid: process.name() for process in processes}
+    except psutil.NoSuchProcess:
+        return set()
+    return {
+        (connection.laddr.ip, connection.laddr.port, names[connection.pid])
+        for connection in psutil.net_connections(kind="tcp")
+        if connection.status == psutil.CONN_LISTEN and connection.pid in names
+    }
+
+
+def test_without_a_cluster_a_stage_runs_on_a_private_loopback_ray_that_is_stopped_after(
+    micro_dataset: Path, mlflow_server: str, tmp_path: Path
+) -> None:
+    """The README's main job starts its own Ray. Every server of it listens on loopback only,
+    and it has its dashboard, so Ray Train's placement-group cleaner reaches the State API
+    instead of warning all run long."""
+    config = write_micro_config(
+        tmp_path / "local.yaml",
+        micro_dataset,
+        mlflow_server,
+        "private-ray",
+        num_workers=1,
+        storage_path=tmp_path / "ray_results",
+    )
+    raylets_before = raylet_pids()
+    stdout, stderr = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with open(stdout, "w") as out, open(stderr, "w") as err:
+        # Clusters enabled in the environment: the command itself must switch to single-node mode.
+        process = subprocess.Popen(
+            [str(BIN / "landmarkgait"), "train", str(config), "--stage", "landmark", "--json"],
+            env={**os.environ, "RAY_ADDRESS": "", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1"},
+            stdout=out,
+            stderr=err,
+            cwd=REPO,
+            start_new_session=True,
+        )
+        seen: set[tuple[str, int, str]] = set()
+        try:
+            deadline = time.monotonic() + 600
+            while process.poll() is None and time.monotonic() < deadline:
+                seen |= listeners(process.pid)
+                time.sleep(1)
+        finally:
+            stop_process(process)
+    errors = stderr.read_text()
+    assert process.returncode == 0, errors[-3000:]
+    ray_servers = {name for _, _, name in seen}
+    assert {"gcs_server", "raylet"} <= ray_servers, seen
+    # torch.distributed's rendezvous store in the training worker binds every interface whatever
+    # its address (pytorch/pytorch#173909); everything Ray itself serves is on loopback.
+    exposed = {(port, name) for address, port, name in seen if address not in LOOPBACK}
+    assert all(name.startswith("ray::RayTrainWorker") for _, name in exposed), exposed
+    assert len({port for port, _ in exposed}) <= 1, exposed
+    assert "Failed to query Ray Train Controller actor state" not in errors
+    printed = stdout.read_text()
+    outcome = json.loads(printed[printed.index("{") :])
+    run = MlflowClient(mlflow_server).get_run(outcome["stage_runs"]["landmark"])
+    assert run.info.status == "FINISHED"
+    wait_until(lambda: raylet_pids() <= raylets_before, 60, "the private Ray to stop")
