@@ -42,6 +42,10 @@ class StorageLimit:
             raise ValueError(f"storage limit {text!r}: both numbers must be >= 1")
         return cls(bandwidth, iops)
 
+    @property
+    def bytes_per_second(self) -> int:
+        return self.mib_per_second * 2**20
+
     def __str__(self) -> str:
         return f"{self.mib_per_second} MiB/s, {self.iops} IOPS"
 
@@ -59,7 +63,7 @@ def block_device(path: Path) -> str:
 def _cgroup_v1(device: str, limit: StorageLimit) -> tuple[Path, Path]:
     group = CGROUP_ROOT / "blkio" / f"landmarkgait-bench-{uuid.uuid4().hex[:8]}"
     group.mkdir()
-    (group / "blkio.throttle.read_bps_device").write_text(f"{device} {limit.mib_per_second * 2**20}")
+    (group / "blkio.throttle.read_bps_device").write_text(f"{device} {limit.bytes_per_second}")
     (group / "blkio.throttle.read_iops_device").write_text(f"{device} {limit.iops}")
     return group, CGROUP_ROOT / "blkio"
 
@@ -69,7 +73,7 @@ def _cgroup_v2(device: str, limit: StorageLimit) -> tuple[Path, Path]:
         (CGROUP_ROOT / "cgroup.subtree_control").write_text("+io")
     group = CGROUP_ROOT / f"landmarkgait-bench-{uuid.uuid4().hex[:8]}"
     group.mkdir()
-    (group / "io.max").write_text(f"{device} rbps={limit.mib_per_second * 2**20} riops={limit.iops}")
+    (group / "io.max").write_text(f"{device} rbps={limit.bytes_per_second} riops={limit.iops}")
     return group, CGROUP_ROOT
 
 

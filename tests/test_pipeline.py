@@ -142,8 +142,8 @@ LOOPBACK = {"127.0.0.1", "::ffff:127.0.0.1"}
 def listeners(pid: int) -> set[tuple[str, int, str]]:
     """(address, port, process name) of the TCP sockets that ``pid`` and its descendants listen on."""
     try:
-        processes = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
-        names = {process.pid: process.name() for process in processes}
+        root = psutil.Process(pid)
+        names = {process.pid: process.name() for process in [root, *root.children(recursive=True)]}
     except psutil.NoSuchProcess:
         return set()
     return {
