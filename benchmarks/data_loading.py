@@ -3,7 +3,8 @@
 Builds (or reuses) a Parquet dataset of pretreated silhouettes, exports the identical sequences as
 an OpenGait pickle tree, then times random P x K triplet batches loaded the way training loads them:
 ``SilhouetteDataset.read_many`` for Parquet, and OpenGait's loader (sequence files listed once when
-the dataset is opened, ``pickle.load`` of each file per access) for pickles. Each format is timed
+the dataset is opened, ``pickle.load`` of each file per access) for pickles, both with ``--threads``
+sequences read at once (``read_threads`` for Parquet, a thread pool for pickles). Each format is timed
 with a warm page cache and a cold one (files evicted with ``posix_fadvise(DONTNEED)`` before every
 batch, outside the timed region), and Parquet additionally with the reader's in-memory cache
 after a warm-up pass.
@@ -30,6 +31,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,21 +113,29 @@ def evict(files: list[Path]) -> None:
             os.close(descriptor)
 
 
-def opengait_loader(root: Path, dataset: SilhouetteDataset) -> Callable[[list[int]], list[np.ndarray]]:
+def opengait_loader(
+    root: Path, dataset: SilhouetteDataset, threads: int
+) -> Callable[[list[int]], list[np.ndarray]]:
     """Load sequences as OpenGait's ``DataSet`` does: each sequence's files listed once when the
-    dataset is opened, then every access unpickles them."""
+    dataset is opened, then every access unpickles them; ``threads`` > 1 loads the sequences of
+    a batch that many at a time (as the Parquet reader's ``read_threads``)."""
     files = []
     for entry in dataset.entries:
         directory = root / entry.subject / entry.type / entry.view
         files.append([directory / name for name in sorted(os.listdir(directory))])
 
-    def load(batch: list[int]) -> list[np.ndarray]:
+    def load_sequence(index: int) -> list[np.ndarray]:
         arrays = []
-        for index in batch:
-            for path in files[index]:
-                with open(path, "rb") as handle:
-                    arrays.append(pickle.load(handle))
+        for path in files[index]:
+            with open(path, "rb") as handle:
+                arrays.append(pickle.load(handle))
         return arrays
+
+    pool = ThreadPoolExecutor(threads) if threads > 1 else None
+
+    def load(batch: list[int]) -> list[np.ndarray]:
+        loaded = pool.map(load_sequence, batch) if pool else map(load_sequence, batch)
+        return [array for arrays in loaded for array in arrays]
 
     return load
 
@@ -176,6 +186,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="measurements per condition (median printed)")
     parser.add_argument("--source", choices=("auto", "synth", "blobs"), default="auto")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=4,
+        help="sequences read at once, for both formats (as the pipeline's default data.read_threads)",
+    )
     parser.add_argument("--workdir", type=Path, help="keep the datasets here and reuse them on later runs")
     parser.add_argument(
         "--storage-limit",
@@ -184,6 +200,8 @@ def main() -> None:
         help="also time cold reads throttled to this storage model, e.g. 125,3000 (needs root)",
     )
     args = parser.parse_args()
+    if args.threads < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
     if args.storage_limit and os.geteuid() != 0:
         parser.error("--storage-limit needs root: it throttles reads through a block I/O cgroup")
 
@@ -196,7 +214,7 @@ def main() -> None:
             described = build_parquet(parquet_dir, args.subjects, args.source, args.seed)
         if not pickle_dir.exists():
             export_pkl_tree(parquet_dir, pickle_dir)
-        dataset = SilhouetteDataset(parquet_dir)
+        dataset = SilhouetteDataset(parquet_dir, read_threads=args.threads)
         print(
             f"input: {described}; {len(dataset)} sequences, {sum(e.num_frames for e in dataset.entries)} frames"
         )
@@ -212,8 +230,8 @@ def main() -> None:
         batches = [sampler.global_batch(step) for step in range(args.batches)]
         parquet_files = [p for p in parquet_dir.rglob("*") if p.is_file()]
         pickle_files = [p for p in pickle_dir.rglob("*.pkl")]
-        cached = SilhouetteDataset(parquet_dir, cache_bytes=8 * 2**30)
-        pickles, parquets = opengait_loader(pickle_dir, dataset), parquet_loader(dataset)
+        cached = SilhouetteDataset(parquet_dir, cache_bytes=8 * 2**30, read_threads=args.threads)
+        pickles, parquets = opengait_loader(pickle_dir, dataset, args.threads), parquet_loader(dataset)
         conditions = {
             "pickle  warm": Condition(pickles),
             "parquet warm": Condition(parquets),
@@ -232,7 +250,10 @@ def main() -> None:
             for name, condition in conditions.items():
                 rates[name].append(time_batches(condition, batches, workdir))
         median = {name: statistics.median(values) for name, values in rates.items()}
-        print(f"random {args.P}x{args.K} batches, {args.batches} per measurement, median of {args.repeats}:")
+        print(
+            f"random {args.P}x{args.K} batches, {args.batches} per measurement, median of {args.repeats}, "
+            f"{args.threads} read thread(s):"
+        )
         if args.storage_limit:
             print(f"  (limited = reads throttled to {args.storage_limit})")
         for name, rate in median.items():

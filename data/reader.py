@@ -8,8 +8,10 @@ sample, transform or write data.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -37,14 +39,20 @@ class SilhouetteDataset:
 
     Opening runs the structural checks of ``data.format.read_index``; each row's frame length is
     checked when the row is read. ``cache_bytes`` > 0 keeps recently read row groups (decoded) in
-    memory up to that many bytes. Not thread-safe: use one instance per thread.
+    memory up to that many bytes. ``read_many`` decodes up to ``read_threads`` row groups at once:
+    decompression dominates a read and pyarrow runs it without the GIL, while training, which
+    reads its batch between steps, leaves the cores idle meanwhile. Not thread-safe: use one
+    instance per thread.
     """
 
-    def __init__(self, path: Path | str, cache_bytes: int = 0) -> None:
+    def __init__(self, path: Path | str, cache_bytes: int = 0, read_threads: int = 1) -> None:
         if cache_bytes < 0:
             raise DataError(f"cache_bytes must be >= 0, got {cache_bytes}")
+        if isinstance(read_threads, bool) or not isinstance(read_threads, int) or read_threads < 1:
+            raise DataError(f"read_threads must be an integer >= 1, got {read_threads!r}")
         self.path = Path(path)
         self.cache_bytes = cache_bytes
+        self.read_threads = read_threads
         index = read_index(self.path)
         self.metadata = index.metadata
         self.entries: list[SequenceKey] = list(index.entries)
@@ -63,13 +71,15 @@ class SilhouetteDataset:
         return locations
 
     def _reset_handles(self) -> None:
-        self._files: dict[int, pq.ParquetFile] = {}
+        # Open shard files, per thread: one pyarrow reader is not meant for concurrent reads.
+        self._opened = threading.local()
+        self._pool: ThreadPoolExecutor | None = None
         self._cache: OrderedDict[tuple[int, int], list[pa.Buffer]] = OrderedDict()
         self._cached_bytes = 0
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for name in ("_files", "_cache", "_cached_bytes"):
+        for name in ("_opened", "_pool", "_cache", "_cached_bytes"):
             del state[name]
         return state
 
@@ -109,16 +119,17 @@ class SilhouetteDataset:
 
     def read_many(self, indices: Sequence[int]) -> list[SequenceRecord]:
         """Read several rows, decoding each needed row group once (the way batches are read)."""
-        groups: dict[tuple[int, int], list[pa.Buffer]] = {}
-        records = []
-        for index in indices:
-            index = self._checked_index(index)
-            where = self._locations[index]
-            key = (where.shard, where.group)
-            if key not in groups:
-                groups[key] = self._row_group_frames(*key)
-            records.append(self._record(index, where, groups[key][where.offset]))
-        return records
+        wanted = [(index, self._locations[index]) for index in map(self._checked_index, indices)]
+        keys = list(dict.fromkeys((where.shard, where.group) for _, where in wanted))
+        groups = {key: self._cached(key) for key in keys}
+        missing = [key for key, frames in groups.items() if frames is None]
+        for key, frames in zip(missing, self._decode_all(missing), strict=True):
+            groups[key] = frames
+            self._remember(key, frames)
+        return [
+            self._record(index, where, groups[(where.shard, where.group)][where.offset])
+            for index, where in wanted
+        ]
 
     def _checked_index(self, index: int) -> int:
         size = len(self.entries)
@@ -135,23 +146,32 @@ class SilhouetteDataset:
         frames = np.frombuffer(data, dtype=np.uint8).reshape(entry.num_frames, height, width)
         return SequenceRecord(entry.subject, entry.type, entry.view, frames)
 
-    def _row_group_frames(self, shard: int, group: int) -> list[pa.Buffer]:
-        key = (shard, group)
+    def _cached(self, key: tuple[int, int]) -> list[pa.Buffer] | None:
         cached = self._cache.get(key)
         if cached is not None:
             self._cache.move_to_end(key)
-            return cached
-        if shard not in self._files:
-            self._files[shard] = pq.ParquetFile(self._shard_paths[shard])
+        return cached
+
+    def _decode_all(self, keys: list[tuple[int, int]]) -> list[list[pa.Buffer]]:
+        """The frames of each (shard, row group), decoded in up to ``read_threads`` threads."""
+        if self.read_threads == 1 or len(keys) < 2:
+            return [self._decode(key) for key in keys]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.read_threads, thread_name_prefix="parquet-read")
+        return list(self._pool.map(self._decode, keys))
+
+    def _decode(self, key: tuple[int, int]) -> list[pa.Buffer]:
+        shard, group = key
+        files: dict[int, pq.ParquetFile] = self._opened.__dict__.setdefault("files", {})
         try:
-            column = self._files[shard].read_row_group(group, columns=["frames"], use_threads=False).column(0)
+            if shard not in files:
+                files[shard] = pq.ParquetFile(self._shard_paths[shard])
+            column = files[shard].read_row_group(group, columns=["frames"], use_threads=False).column(0)
         except (OSError, pa.ArrowException) as error:
             raise DataError(
                 f"{self._shard_paths[shard]}: row group {group}: cannot read field 'frames': {error}"
             ) from error
-        frames = [value for chunk in column.iterchunks() for value in binary_values(chunk)]
-        self._remember(key, frames)
-        return frames
+        return [value for chunk in column.iterchunks() for value in binary_values(chunk)]
 
     def _remember(self, key: tuple[int, int], frames: list[pa.Buffer]) -> None:
         size = sum(value.size for value in frames)

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.cpu_kernels import MIN_FFT_KERNEL, channel_sum_conv2d, fft_conv2d
+from models.cpu_kernels import MIN_FFT_KERNEL, fft_conv2d, single_output_conv2d
 
 
 class BasicConv2d(nn.Module):
@@ -26,12 +26,11 @@ class BasicConv2d(nn.Module):
         self.conv = nn.Conv2d(
             in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=False
         )
-        if out_channels == 1:
-            self.cpu_kernel = channel_sum_conv2d
+        self.cpu_kernel = None
+        if stride == 1 and out_channels == 1:
+            self.cpu_kernel = single_output_conv2d
         elif stride == 1 and in_channels > 1 and kernel_size >= MIN_FFT_KERNEL:
             self.cpu_kernel = fft_conv2d
-        else:
-            self.cpu_kernel = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.cpu_kernel is not None and x.device.type == "cpu":

@@ -52,6 +52,13 @@ class DataSection:
     partition: str | None = None
     synthetic: SyntheticSection | None = None
     cache_bytes: int = 256 * 2**20
+    read_threads: int = 4
+
+    def __post_init__(self) -> None:
+        if self.cache_bytes < 0:
+            raise ValueError(f"cache_bytes must be >= 0, got {self.cache_bytes}")
+        if self.read_threads < 1:
+            raise ValueError(f"read_threads must be >= 1, got {self.read_threads}")
 
     def resolved_path(self) -> Path:
         return Path(self.path.replace("${LANDMARKGAIT_HOME}", str(landmarkgait_home()))).expanduser()

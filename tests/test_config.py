@@ -85,6 +85,11 @@ def test_invalid_value_names_section() -> None:
         load_config(REPO / "ray_configs" / "quickstart.yaml", ["stages.landmark.sampler.sample_type=random"])
 
 
+def test_data_read_threads_must_be_positive() -> None:
+    with pytest.raises(ConfigError, match=r"data.*read_threads must be >= 1, got 0"):
+        load_config(REPO / "ray_configs" / "quickstart.yaml", ["data.read_threads=0"])
+
+
 def test_missing_config_file() -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_config("/nonexistent/config.yaml")

@@ -105,6 +105,41 @@ def test_reader_pickles_and_cache_stays_bounded(dataset_dir: Path, records: list
     assert [r.view for r in clone.read_many([1, 1, 0])] == ["090", "090", "000"]
 
 
+def test_reads_in_threads_equal_reads_in_one_thread(tmp_path: Path, records: list[SequenceRecord]) -> None:
+    small_shards = write_dataset(records, tmp_path / "ds", name="ds", source="x", sequences_per_shard=4)
+    indices = [17, 3, 3, 0, 9, 12, 5, 16, 8, -1]
+    serial = SilhouetteDataset(small_shards).read_many(indices)
+    threaded = SilhouetteDataset(small_shards, read_threads=4, cache_bytes=2**20)
+    for _ in range(2):  # decoded, then from the cache
+        for mine, theirs in zip(threaded.read_many(indices), serial, strict=True):
+            assert (mine.subject, mine.type, mine.view) == (theirs.subject, theirs.type, theirs.view)
+            np.testing.assert_array_equal(mine.frames, theirs.frames)
+    clone = pickle.loads(pickle.dumps(threaded))
+    assert clone.read_threads == 4 and clone._pool is None
+    np.testing.assert_array_equal(clone.read_many(indices)[4].frames, serial[4].frames)
+
+
+@pytest.mark.parametrize("read_threads", [0, -2, 1.5, True])
+def test_bad_read_threads_are_refused(dataset_dir: Path, read_threads: object) -> None:
+    with pytest.raises(DataError, match=f"read_threads must be an integer >= 1, got {read_threads!r}"):
+        SilhouetteDataset(dataset_dir, read_threads=read_threads)
+
+
+def test_a_corrupt_shard_read_in_a_thread_names_the_file(
+    tmp_path: Path, records: list[SequenceRecord]
+) -> None:
+    small_shards = write_dataset(records, tmp_path / "ds", name="ds", source="x", sequences_per_shard=4)
+    dataset = SilhouetteDataset(small_shards, read_threads=3)
+    shard = sorted(small_shards.glob("part-*.parquet"))[2]
+    frames_chunk = pq.ParquetFile(shard).metadata.row_group(1).column(6)
+    assert frames_chunk.path_in_schema == "frames"
+    header = frames_chunk.data_page_offset
+    content = shard.read_bytes()
+    shard.write_bytes(content[:header] + b"\xff" * 16 + content[header + 16 :])  # the page header
+    with pytest.raises(DataError, match=rf"{shard.name}: row group 1: cannot read field 'frames'"):
+        dataset.read_many(range(len(dataset)))
+
+
 def test_existing_destination_needs_overwrite(dataset_dir: Path, records: list[SequenceRecord]) -> None:
     with pytest.raises(DataError, match="already exists"):
         write_dataset(records, dataset_dir, name="again", source="x")

@@ -233,17 +233,21 @@ def test_box_mean_equals_the_official_average_pooling():
     torch.testing.assert_close(BoxMean3x3()(x), official(x))
 
 
-@pytest.mark.parametrize(("out_channels", "kernel"), [(1, 7), (6, 5)])
-def test_cpu_kernels_match_torch_convolutions_and_their_gradients(out_channels, kernel):
+@pytest.mark.parametrize(
+    ("out_channels", "kernel", "padding", "input_grad"),
+    [(1, 7, 3, True), (1, 7, 3, False), (1, 5, 1, True), (6, 5, 2, True)],
+)
+def test_cpu_kernels_match_torch_convolutions_and_their_gradients(out_channels, kernel, padding, input_grad):
     torch.manual_seed(0)
-    layer = BasicConv2d(5, out_channels, kernel, 1, kernel // 2)
+    layer = BasicConv2d(5, out_channels, kernel, 1, padding)
     assert layer.cpu_kernel is not None
-    x = torch.randn(4, 5, 20, 12, requires_grad=True)
+    x = torch.randn(4, 5, 20, 12, requires_grad=input_grad)
     ours = layer(x)
-    reference = torch.nn.functional.conv2d(x, layer.conv.weight, padding=kernel // 2)
+    reference = torch.nn.functional.conv2d(x, layer.conv.weight, padding=padding)
     torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-5)
     grad = torch.randn_like(ours)
-    ours_grads = torch.autograd.grad(ours, (x, layer.conv.weight), grad)
-    reference_grads = torch.autograd.grad(reference, (x, layer.conv.weight), grad)
+    wanted = (x, layer.conv.weight) if input_grad else (layer.conv.weight,)
+    ours_grads = torch.autograd.grad(ours, wanted, grad)
+    reference_grads = torch.autograd.grad(reference, wanted, grad)
     for mine, theirs in zip(ours_grads, reference_grads, strict=True):
         torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-4)
