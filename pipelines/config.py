@@ -48,6 +48,13 @@ class SyntheticSection:
 
 @dataclass
 class DataSection:
+    """The Parquet dataset and how workers read it.
+
+    ``cache_bytes`` bounds each worker's cache of decoded row groups; ``read_threads`` row groups
+    of a batch are decoded at once (``data.reader.SilhouetteDataset``), on cores that idle while
+    a worker reads its batch between steps.
+    """
+
     path: str
     partition: str | None = None
     synthetic: SyntheticSection | None = None
