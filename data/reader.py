@@ -20,7 +20,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from data.errors import DataError
-from data.format import SequenceKey, SequenceRecord, binary_values, check_frame_bytes, read_index
+from data.format import (
+    SequenceKey,
+    SequenceRecord,
+    binary_values,
+    check_frame_bytes,
+    open_parquet,
+    read_index,
+)
 
 __all__ = ["SequenceKey", "SilhouetteDataset"]
 
@@ -165,7 +172,7 @@ class SilhouetteDataset:
         files: dict[int, pq.ParquetFile] = self._opened.__dict__.setdefault("files", {})
         try:
             if shard not in files:
-                files[shard] = pq.ParquetFile(self._shard_paths[shard])
+                files[shard] = open_parquet(self._shard_paths[shard])
             column = files[shard].read_row_group(group, columns=["frames"], use_threads=False).column(0)
         except (OSError, pa.ArrowException) as error:
             raise DataError(
