@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from data.reader import SilhouetteDataset
 from pipelines.config import PipelineConfig
 from pipelines.planning import DataIdentity, StageTask
 
@@ -30,6 +31,13 @@ class WorkerJob:
     data: DataIdentity
     code_version: str
     evaluate_run_id: str | None = None
+
+    def open_dataset(self) -> SilhouetteDataset:
+        """The job's dataset, read with the config's cache size and read threads."""
+        data = self.config.data
+        return SilhouetteDataset(
+            self.dataset_path, cache_bytes=data.cache_bytes, read_threads=data.read_threads
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

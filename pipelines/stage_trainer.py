@@ -175,11 +175,7 @@ class StageTrainer:
         if self.resume is not None and self.context.is_main:
             self.tracker.log_metrics(self.run_id, {"resume/from_iteration": iteration}, step=iteration)
         sampler = self.section.sampler
-        dataset = SilhouetteDataset(
-            self.job.dataset_path,
-            cache_bytes=self.job.config.data.cache_bytes,
-            read_threads=self.job.config.data.read_threads,
-        )
+        dataset = self.job.open_dataset()
         loader = TrainBatchLoader(
             dataset,
             self.job.data.train_subjects,

@@ -91,7 +91,6 @@ def evaluate_run(job: WorkerJob, context: WorkerContext, tracker: Tracker) -> No
     """Evaluate the checkpoint of a finished recognition run on this job's dataset."""
     import tempfile
 
-    from data.reader import SilhouetteDataset
     from models.checkpoint import load_opengait_checkpoint
     from pipelines.evaluation_step import evaluate_on_workers
 
@@ -101,9 +100,7 @@ def evaluate_run(job: WorkerJob, context: WorkerContext, tracker: Tracker) -> No
         path = tracker.checkpoint_path(job.evaluate_run_id, Path(scratch))
         load_opengait_checkpoint(model, path, strict=True)
     model = model.to(context.device)
-    dataset = SilhouetteDataset(
-        job.dataset_path, cache_bytes=job.config.data.cache_bytes, read_threads=job.config.data.read_threads
-    )
+    dataset = job.open_dataset()
     run = tracker.get_run(job.evaluate_run_id)
     iteration = int(run.data.tags.get("landmarkgait.iteration", "0"))
     summary = evaluate_on_workers(model, dataset, job, context, tracker, job.evaluate_run_id, iteration)
