@@ -14,7 +14,10 @@ serve training on GPUs (torchvision, tensorboard) are stubbed when they are not 
 on every frame and, in stage 2, the ParsingNet refiner on every frame of each of the three
 parts, forward and backward. Both implementations must do this work; with ``--reference`` the
 official step time over it is the largest speed-up possible while the refiners run as fast
-as ours do.
+as ours do. It also prints the refiner work's rate in multiply-accumulates per second, counted
+as direct convolutions (FFT kernels can exceed what direct convolutions reach), next to this
+machine's float32 matrix-multiply rate on the same threads: the ceiling of direct convolution
+kernels, which compute through matrix-multiply micro-kernels.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import torch
 from torch import nn
 
 from models import build_model
+from models.layers import BasicConv2d
 from models.losses import LossWeights, compute_losses
 from models.samples import walking_silhouettes
 
@@ -79,8 +83,8 @@ def training_step(
     return step
 
 
-def refiner_step(stage: str, model: nn.Module, frames: int) -> Callable[[], None]:
-    """The refiner passes of one training step of ``stage`` on ``frames`` frames, on random features."""
+def refiner_work(stage: str, model: nn.Module, frames: int) -> list[tuple[nn.Module, torch.Tensor]]:
+    """The refiners of one training step of ``stage`` on ``frames`` frames, each with random features."""
     config = model.config
     shape = (config.channels[2], config.height // 4, config.width // 4)
     # Stage 1 trains the encoder, so its refiner's input needs a gradient; stage 2 freezes it.
@@ -88,12 +92,56 @@ def refiner_step(stage: str, model: nn.Module, frames: int) -> Callable[[], None
     work = [(model.Backbone.refine, features)]
     if stage == "parsing":
         work.append((model.refine, torch.randn(3 * frames, *shape)))
+    return work
+
+
+def refiner_step(model: nn.Module, work: list[tuple[nn.Module, torch.Tensor]]) -> Callable[[], None]:
+    """Forward and backward of every refiner in ``work``."""
 
     def step() -> None:
         model.zero_grad(set_to_none=True)
         sum(refiner(inputs).square().mean() for refiner, inputs in work).backward()
 
     return step
+
+
+def forward_macs(refiner: nn.Module, inputs: torch.Tensor) -> list[float]:
+    """Multiply-accumulates of each convolution layer of ``refiner`` on ``inputs``, in layer order."""
+    layers = [m for m in refiner.modules() if isinstance(m, BasicConv2d | nn.ConvTranspose2d)]
+    macs = dict.fromkeys(layers, 0.0)
+
+    def count(module: nn.Module, layer_inputs: tuple[torch.Tensor], output: torch.Tensor) -> None:
+        conv = module.conv if isinstance(module, BasicConv2d) else module
+        taps = conv.weight[0].numel()  # C_in * k * k; C_out * k * k for a transposed convolution
+        pixels = layer_inputs[0] if isinstance(conv, nn.ConvTranspose2d) else output
+        macs[module] += pixels.numel() * taps  # summed: the layer runs once per frame chunk
+
+    handles = [layer.register_forward_hook(count) for layer in layers]
+    with torch.no_grad():
+        refiner(inputs)
+    for handle in handles:
+        handle.remove()
+    return list(macs.values())
+
+
+def training_macs(work: list[tuple[nn.Module, torch.Tensor]]) -> float:
+    """Multiply-accumulates of ``refiner_step`` counted as direct convolutions.
+
+    Every layer's forward, weight gradient and input gradient cost the same; the first layer
+    skips its input gradient when its input needs none.
+    """
+    total = 0.0
+    for refiner, inputs in work:
+        layers = forward_macs(refiner, inputs)
+        total += 3 * sum(layers) - (0 if inputs.requires_grad else layers[0])
+    return total
+
+
+def matmul_rate(clock: str, size: int = 1024, repeats: int = 5) -> float:
+    """Best float32 ``size``-square matrix-multiply multiply-accumulates per second on this machine."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    seconds = time_interleaved({"mm": lambda: torch.mm(a, b)}, repeats, clock)["mm"]
+    return size**3 / seconds
 
 
 # -- the official code, imported from a checkout ---------------------------------------------------
@@ -259,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
             forward = functools.partial(run_official, stage, official, sils, labels)
             steps["official"] = training_step(stage, forward, official, sils, labels)
         if args.refiners and stage != "recognition":
-            steps["refiners"] = refiner_step(stage, ours, frames)
+            work = refiner_work(stage, ours, frames)
+            steps["refiners"] = refiner_step(ours, work)
         seconds = time_interleaved(steps, args.repeats, args.clock)
         line = f"{stage:12s} ours {frames / seconds['ours']:8.2f} frames/s"
         if comparable:
@@ -274,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
         if "refiners" in seconds:
             line = f"{'':12s} refiners alone {frames / seconds['refiners']:8.2f} frames/s"
             line += f" ({seconds['refiners'] / seconds['ours']:.0%} of our step)"
+            line += f", {training_macs(work) / seconds['refiners'] / 1e9:.1f} GMAC/s as direct convolutions"
+            line += f" (matrix multiply here: {matmul_rate(args.clock) / 1e9:.1f} GMAC/s)"
             if comparable:
                 line += f" | speed-up bound while they run as fast: x{seconds['official'] / seconds['refiners']:.2f}"
             print(line, flush=True)
