@@ -125,6 +125,15 @@ class GaitEvaluation:
         result |= {name: float(value) for name, value in self.scalars.items()}
         return result
 
+    def headline(self) -> str:
+        """One line of the means: ``NM rank-1 95.10% mAP 90.02%, BG ...`` and scalar metrics."""
+        parts = [
+            f"{table.condition} rank-1 {table.rank1_mean:.2f}% mAP {table.map_mean:.2f}%"
+            for table in self.tables
+        ]
+        parts += [f"{name} {value:.2f}%" for name, value in self.scalars.items()]
+        return ", ".join(parts)
+
     def format_table(self) -> str:
         """Human-readable rank-1 tables (probe view rows x gallery view columns) and means."""
         lines = [f"protocol {self.protocol}, distance {self.metric}"]

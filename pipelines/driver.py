@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,16 @@ from pipelines.errors import PipelineError
 from pipelines.job import WorkerJob
 from pipelines.planning import DataIdentity, StageTask, plan_pipeline
 from pipelines.ray_runtime import ray_session
-from pipelines.tracking import TAG_CODE, TAG_DATA, TAG_KIND, TAG_PIPELINE, TAG_STAGE, Tracker, stage_link_tag
+from pipelines.tracking import (
+    TAG_CODE,
+    TAG_DATA,
+    TAG_KIND,
+    TAG_PIPELINE,
+    TAG_STAGE,
+    Tracker,
+    hide_download_progress_bars,
+    stage_link_tag,
+)
 from pipelines.worker_loop import train_loop_per_worker
 
 log = logging.getLogger(__name__)
@@ -222,6 +232,8 @@ def summarise(
     outcome.evaluation = {key: value for key, value in metrics.items() if key.startswith("eval/")}
     if outcome.evaluation:
         tracker.log_metrics(parent, outcome.evaluation, step=0)
+    if not sys.stderr.isatty():
+        hide_download_progress_bars()
     try:
         path = mlflow.artifacts.download_artifacts(
             run_id=recognition,

@@ -100,7 +100,14 @@ def evaluate_on_workers(
         summary = {f"eval/{key}": value for key, value in evaluation.summary().items()}
         tracker.log_metrics(run_id, summary, step=iteration)
         log_evaluation_artifacts(tracker, run_id, evaluation, iteration)
-        log.info("evaluation at iteration %d:\n%s", iteration, evaluation.format_table())
+        # The full tables are artifacts, and the pipeline driver prints the final one.
+        log.info(
+            "evaluation at iteration %d (%s): %s; tables in MLflow run %s, artifacts evaluation/",
+            iteration,
+            evaluation.protocol,
+            evaluation.headline(),
+            run_id,
+        )
     return broadcast_from_main(summary)
 
 

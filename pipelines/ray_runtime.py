@@ -9,6 +9,14 @@ machine's external address, and its gRPC servers (GCS, raylet, workers) and agen
 on that address or on all interfaces, even for a private local instance. In single-node mode
 (the one Ray uses on macOS and Windows, switched by ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``)
 the node address is the loopback one and every server binds to it.
+
+A private local Ray also tells its processes where its own dashboard is. Ray Train's
+placement-group cleaner (a detached actor of every training run) asks the State API whether
+the run's controller is alive, and without an address Ray looks the cluster up in
+``/tmp/ray/ray_current_cluster``: the last ``ray start --head`` on the machine, not ours. A stale
+entry made the cleaner's thread die after a 40 s GCS timeout, with a traceback in every run;
+a live foreign cluster answered "no such actor", so the cleaner took the controller for dead.
+``RAY_API_SERVER_ADDRESS``, set before Ray starts, reaches every Ray process of the session.
 """
 
 from __future__ import annotations
@@ -21,27 +29,41 @@ from collections.abc import Iterator
 import ray
 from ray._private import ray_constants
 
+from pipelines.ports import free_loopback_port
+
 log = logging.getLogger(__name__)
 
 # Read by every Ray process at import (the children inherit it), and by this process through
 # ``ray_constants``, imported before a session starts.
 SINGLE_NODE_ENV = ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR
+# Read by Ray's State API clients (``ray.util.state``) before any cluster lookup.
+API_SERVER_ENV = ray_constants.RAY_API_SERVER_ADDRESS_ENVIRONMENT_VARIABLE
+
+
+@contextlib.contextmanager
+def environment_variable(name: str, value: str) -> Iterator[None]:
+    """``os.environ[name] = value`` for the block, the previous state restored after it."""
+    saved = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = saved
 
 
 @contextlib.contextmanager
 def single_node_mode() -> Iterator[None]:
     """Ray's single-node mode for the block: a local Ray started in it listens on loopback only."""
-    saved_env, saved_flag = os.environ.get(SINGLE_NODE_ENV), ray_constants.ENABLE_RAY_CLUSTER
-    os.environ[SINGLE_NODE_ENV] = "0"
+    saved_flag = ray_constants.ENABLE_RAY_CLUSTER
     ray_constants.ENABLE_RAY_CLUSTER = False
     try:
-        yield
+        with environment_variable(SINGLE_NODE_ENV, "0"):
+            yield
     finally:
         ray_constants.ENABLE_RAY_CLUSTER = saved_flag
-        if saved_env is None:
-            del os.environ[SINGLE_NODE_ENV]
-        else:
-            os.environ[SINGLE_NODE_ENV] = saved_env
 
 
 @contextlib.contextmanager
@@ -60,17 +82,24 @@ def ray_session(
         yield
         return
     address = address or os.environ.get("RAY_ADDRESS")
-    with contextlib.nullcontext() if address else single_node_mode():
+    with contextlib.ExitStack() as scope:
         if address:
             log.info("joining Ray cluster at %s", address)
             ray.init(address=address, log_to_driver=True)
         else:
+            dashboard_port = free_loopback_port()
+            scope.enter_context(single_node_mode())
+            if include_dashboard:
+                scope.enter_context(
+                    environment_variable(API_SERVER_ENV, f"http://127.0.0.1:{dashboard_port}")
+                )
             # address="local": never attach to a stale cluster recorded in /tmp/ray by an old `ray start`.
             ray.init(
                 address="local",
                 num_cpus=num_cpus,
                 include_dashboard=include_dashboard,
                 dashboard_host="127.0.0.1",
+                dashboard_port=dashboard_port,
                 _node_ip_address="127.0.0.1",
                 log_to_driver=True,
                 configure_logging=False,

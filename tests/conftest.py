@@ -14,7 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cluster_helpers import BIN, RayHead, free_port, http_ok, stop_process, wait_until
+from cluster_helpers import BIN, RayHead, http_ok, stop_process, wait_until
+
+from pipelines.ports import free_loopback_port
 
 # A session-private Ray token, set before any test module imports Ray (Ray reads it once) and
 # inherited by every child process: CLI subprocesses, `ray start`, `ray job submit`. Ray's
@@ -41,7 +43,7 @@ def landmarkgait_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def ray_head(landmarkgait_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayHead]:
     env = dict(os.environ)
     secret = os.environ["RAY_AUTH_TOKEN"]
-    port, dashboard_port = free_port(), free_port()
+    port, dashboard_port = free_loopback_port(), free_loopback_port()
     log_path = tmp_path_factory.mktemp("ray-head") / "head.log"
     with open(log_path, "w") as log_file:
         process = subprocess.Popen(
@@ -92,7 +94,7 @@ def ray_cluster(ray_head: RayHead) -> Iterator[RayHead]:
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real ``mlflow server`` on 127.0.0.1 with proxied artifacts (mlflow-artifacts: URIs)."""
     root = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
+    port = free_loopback_port()
     with open(root / "server.log", "w") as log_file:
         process = subprocess.Popen(
             [

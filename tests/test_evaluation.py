@@ -180,11 +180,15 @@ def test_outputs_csv_png_and_table(tmp_path) -> None:
     assert png.startswith(b"\x89PNG") and len(png) > 5000
     table = result.format_table()
     assert "[66.7]" in table and "33.33" in table
+    headline = result.headline().split(", ")
+    assert [part.split()[0] for part in headline] == [view_table.condition for view_table in result.tables]
+    assert headline[0] == f"NM rank-1 33.33% mAP {result.tables[0].map_mean:.2f}%"
     open_result = evaluate_open_set(
         torch.tensor([0.0, 1.0, 0.1, 1.1])[:, None], ["a", "b", "a", "b"], [1, 1, 0, 0]
     )
     assert open_result.heatmap_png(tmp_path / "open.png").read_bytes().startswith(b"\x89PNG")
     assert list(csv.reader(open_result.to_csv(tmp_path / "open.csv").open()))[1] == ["rank1", "100.0000"]
+    assert open_result.headline().startswith("rank1 100.00%, ")
     assert not list(tmp_path.glob(".*"))  # no temporary files left behind
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import math
 import os
-import socket
 
 import pytest
 import torch
@@ -14,6 +13,7 @@ import torch.multiprocessing as mp
 
 from models import ModelConfigError
 from models.losses import LossWeights, compute_losses, cross_entropy_loss, reconstruction_loss, triplet_loss
+from pipelines.ports import free_loopback_port
 
 
 def brute_force_triplet(embeddings: torch.Tensor, labels: list[int], margin: float) -> list[float]:
@@ -136,16 +136,10 @@ def _distributed_worker(rank: int, world_size: int, port: int, results: dict) ->
         dist.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_distributed_triplet_sees_every_rank_and_keeps_the_local_gradient():
     with mp.Manager() as manager:
         results = manager.dict()
-        mp.spawn(_distributed_worker, args=(2, _free_port(), results), nprocs=2, join=True)
+        mp.spawn(_distributed_worker, args=(2, free_loopback_port(), results), nprocs=2, join=True)
         results = dict(results)
     full = EMBEDDINGS.clone().requires_grad_()
     single, _ = compute_losses("recognition", {"embeddings": full}, torch.zeros(6, 3, 4, 4), LABELS, WEIGHTS)

@@ -14,8 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
-from cluster_helpers import BIN, REPO, RayHead, free_port, run_cli, wait_until, write_micro_config
+from cluster_helpers import BIN, REPO, RayHead, run_cli, wait_until, write_micro_config
 from mlflow.tracking import MlflowClient
+
+from pipelines.ports import free_loopback_port
 
 pytestmark = pytest.mark.slow
 
@@ -212,7 +214,7 @@ def test_unknown_upstream_run(quick_config: Path) -> None:
 
 
 def test_unreachable_tracking_server(quick_config: Path) -> None:
-    uri = f"http://127.0.0.1:{free_port()}"
+    uri = f"http://127.0.0.1:{free_loopback_port()}"
     started = time.monotonic()
     result = run_cli("run", str(quick_config), "--tracking-uri", uri)
     assert_user_error(result, f"MLflow tracking server {uri} is unreachable")
