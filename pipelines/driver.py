@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,7 +34,6 @@ from pipelines.tracking import (
     TAG_PIPELINE,
     TAG_STAGE,
     Tracker,
-    hide_download_progress_bars,
     stage_link_tag,
 )
 from pipelines.worker_loop import train_loop_per_worker
@@ -232,8 +230,6 @@ def summarise(
     outcome.evaluation = {key: value for key, value in metrics.items() if key.startswith("eval/")}
     if outcome.evaluation:
         tracker.log_metrics(parent, outcome.evaluation, step=0)
-    if not sys.stderr.isatty():
-        hide_download_progress_bars()
     try:
         path = mlflow.artifacts.download_artifacts(
             run_id=recognition,
