@@ -128,13 +128,33 @@ class TrainBatchLoader:
             yield self.batch(step)
 
 
+@dataclass(frozen=True)
+class TestSequences:
+    """A rank's test sequences: their dataset indices, read with all frames when iterated.
+
+    Iterating yields ``(dataset index, record)`` with raw uint8 frames, in row order; ``len``
+    is known before reading, for progress reports.
+    """
+
+    dataset: SilhouetteDataset
+    indices: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __iter__(self) -> Iterator[tuple[int, SequenceRecord]]:
+        for start in range(0, len(self.indices), _TEST_READ_CHUNK):
+            chunk = list(self.indices[start : start + _TEST_READ_CHUNK])
+            yield from zip(chunk, self.dataset.read_many(chunk), strict=True)
+
+
 def iter_test_sequences(
     dataset: SilhouetteDataset, subjects: Iterable[str], rank: int = 0, world_size: int = 1
-) -> Iterator[tuple[int, SequenceRecord]]:
+) -> TestSequences:
     """This rank's test sequences of ``subjects`` with all frames (``all_ordered``), in row order.
 
     Rank r takes every ``world_size``-th of the matching rows starting at r, so the ranks together
-    cover each sequence exactly once. Yields ``(dataset index, record)`` with raw uint8 frames.
+    cover each sequence exactly once.
     """
     check_sharding(rank, world_size)
     wanted = set(subjects)
@@ -144,6 +164,4 @@ def iter_test_sequences(
             f"{dataset.path}: test subjects not in the dataset: {', '.join(sorted(missing)[:10])}"
         )
     indices = [i for i, entry in enumerate(dataset.entries) if entry.subject in wanted][rank::world_size]
-    for start in range(0, len(indices), _TEST_READ_CHUNK):
-        chunk = indices[start : start + _TEST_READ_CHUNK]
-        yield from zip(chunk, dataset.read_many(chunk), strict=True)
+    return TestSequences(dataset, tuple(indices))

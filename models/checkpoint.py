@@ -46,6 +46,15 @@ def unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(getattr(model, "module", None), nn.Module) else model
 
 
+def load_failure_reason(error: Exception) -> str:
+    """The cause in ``torch.load``'s error, on one line, without its advice to drop ``weights_only``."""
+    text = str(error)
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        text = text.split(marker, 1)[1].split("Check the documentation", 1)[0]
+    return " ".join(text.split()) or type(error).__name__
+
+
 def read_checkpoint(path_or_dict: str | os.PathLike | Mapping[str, Any]) -> dict[str, Any]:
     """A checkpoint dict from a path (``weights_only``) or a dict; a bare state_dict is wrapped."""
     if isinstance(path_or_dict, Mapping):
@@ -57,7 +66,10 @@ def read_checkpoint(path_or_dict: str | os.PathLike | Mapping[str, Any]) -> dict
         try:
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:  # torch raises several types for corrupt / unsafe files
-            raise ModelConfigError(f"checkpoint {path}: cannot be read safely ({error})") from None
+            raise ModelConfigError(
+                f"checkpoint {path}: cannot be read safely ({load_failure_reason(error)}); expected a "
+                "PyTorch file of tensors and plain containers, as OpenGait saves"
+            ) from None
         if not isinstance(checkpoint, dict):
             raise ModelConfigError(f"checkpoint {path}: expected a dict, got {type(checkpoint).__name__}")
     if "model" not in checkpoint:

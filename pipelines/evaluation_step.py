@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,40 @@ from pipelines.tracking import Tracker
 
 log = logging.getLogger(__name__)
 
+# Seconds between progress lines while a rank embeds its test sequences.
+EMBED_PROGRESS_INTERVAL_S = 30.0
+
+
+class ProgressLog:
+    """A log line every ``interval_s`` seconds of long work: done / total, rate and time left.
+
+    Worker output reaches users through Ray's line forwarding and log files, where redrawn
+    progress bars pile up; timed lines read well in both.
+    """
+
+    def __init__(self, what: str, total: int, interval_s: float) -> None:
+        self.what = what
+        self.total = total
+        self.interval_s = interval_s
+        self.done = 0
+        self.started = self.last = time.monotonic()
+
+    def advance(self, count: int) -> None:
+        self.done += count
+        now = time.monotonic()
+        if now - self.last < self.interval_s or self.done >= self.total:
+            return
+        self.last = now
+        rate = self.done / max(now - self.started, 1e-9)
+        log.info(
+            "%s: %d/%d, %.2f/s, about %.0f s left",
+            self.what,
+            self.done,
+            self.total,
+            rate,
+            (self.total - self.done) / rate,
+        )
+
 
 def embed_shard(
     model: nn.Module,
@@ -33,9 +68,14 @@ def embed_shard(
     subjects: tuple[str, ...],
     context: WorkerContext,
     batch_size: int,
+    progress_interval_s: float = EMBED_PROGRESS_INTERVAL_S,
 ) -> tuple[list[int], np.ndarray | None]:
     """This rank's test sequences as (dataset indices, embeddings ``[n, C, P]``)."""
     model.eval()
+    sequences = iter_test_sequences(dataset, subjects, context.rank, context.world_size)
+    progress = ProgressLog(
+        f"rank {context.rank} embedded test sequences", len(sequences), progress_interval_s
+    )
     indices: list[int] = []
     chunks: list[np.ndarray] = []
     pending: list[tuple[int, torch.Tensor]] = []
@@ -45,10 +85,11 @@ def embed_shard(
             embeddings = embed(model, [sequence for _, sequence in pending])
             indices.extend(index for index, _ in pending)
             chunks.append(embeddings.detach().cpu().float().numpy())
+            progress.advance(len(pending))
             pending.clear()
 
     with torch.no_grad():
-        for index, record in iter_test_sequences(dataset, subjects, context.rank, context.world_size):
+        for index, record in sequences:
             pending.append((index, torch.from_numpy(silhouette_transform(record.frames)).to(context.device)))
             if len(pending) >= batch_size:
                 flush()

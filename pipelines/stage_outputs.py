@@ -18,7 +18,6 @@ from data.reader import SilhouetteDataset
 from data.transforms import silhouette_transform
 from models.stages import repeat_short_sequences
 from models.visualize import render_summary
-from pipelines.job import WorkerJob
 from pipelines.tracking import Tracker
 
 log = logging.getLogger(__name__)
@@ -61,9 +60,8 @@ def summary_batch(dataset: SilhouetteDataset, device: torch.device) -> torch.Ten
     return torch.from_numpy(np.stack(clips)).to(device)
 
 
-def log_visual_summary(
-    tracker: Tracker, run_id: str, model: nn.Module, dataset: SilhouetteDataset, job: WorkerJob
-) -> None:
+def log_visual_summary(tracker: Tracker, run_id: str, model: nn.Module, dataset: SilhouetteDataset) -> None:
+    """PNGs of the stage's outputs on a few sequences of ``dataset``, under ``summary/``."""
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -83,12 +81,12 @@ def log_visual_summary(
             tracker.log_artifact(run_id, path, "summary")
 
 
-def log_pytorch_model(tracker: Tracker, run_id: str, model: nn.Module, job: WorkerJob) -> None:
-    """``mlflow.pytorch.log_model`` of the final recognition network, registered when possible."""
+def log_pytorch_model(tracker: Tracker, run_id: str, model: nn.Module, registered: str | None) -> None:
+    """``mlflow.pytorch.log_model`` of the final recognition network, registered as ``registered``
+    when the tracking backend has a model registry (``None``: not registered)."""
     import mlflow
     import mlflow.pytorch
 
-    registered = job.config.tracking.registered_model
     mlflow.set_tracking_uri(tracker.tracking_uri)
     with mlflow.start_run(run_id=run_id):
         info = mlflow.pytorch.log_model(

@@ -33,10 +33,10 @@ from models.checkpoint import (
 from models.losses import LossWeights, compute_losses
 from models.optim import build_optimizer, build_scheduler
 from pipelines import stage_outputs
-from pipelines.config import StageSection
+from pipelines.config import PipelineConfig, StageSection
 from pipelines.distributed import WorkerContext, barrier, broadcast_from_main, wrap_for_training
 from pipelines.job import ResumeState, WorkerJob
-from pipelines.planning import StageTask
+from pipelines.planning import DataIdentity, StageTask
 from pipelines.tracking import (
     TAG_CODE,
     TAG_DATA,
@@ -68,11 +68,12 @@ class ResumePoint:
     checkpoint: dict[str, Any]
 
 
-def build_stage_model(job: WorkerJob, stage: str) -> nn.Module:
-    kwargs = job.config.model.build_kwargs()
+def build_stage_model(config: PipelineConfig, data: DataIdentity, stage: str) -> nn.Module:
+    """``stage``'s network as ``config`` describes it; recognition classifies ``data``'s training subjects."""
+    kwargs = config.model.build_kwargs()
     if stage == "recognition":
-        kwargs.setdefault("num_classes", len(job.data.train_subjects))
-    return build_model(stage, job.config.model.preset, **kwargs)
+        kwargs.setdefault("num_classes", len(data.train_subjects))
+    return build_model(stage, config.model.preset, **kwargs)
 
 
 class StageTrainer:
@@ -134,7 +135,7 @@ class StageTrainer:
 
     # -- model ----------------------------------------------------------------------------------
     def _prepare_model(self) -> tuple[nn.Module, torch.optim.Optimizer, Any, int]:
-        model = build_stage_model(self.job, self.stage)
+        model = build_stage_model(self.job.config, self.job.data, self.stage)
         start_iteration = 0
         if self.resume is None and self.upstream_run_id:
             with tempfile.TemporaryDirectory(prefix="landmarkgait-upstream-") as scratch:
@@ -301,9 +302,11 @@ class StageTrainer:
         dataset: SilhouetteDataset,
     ) -> None:
         if self.context.is_main:
-            stage_outputs.log_visual_summary(self.tracker, self.run_id, unwrap(model), dataset, self.job)
+            stage_outputs.log_visual_summary(self.tracker, self.run_id, unwrap(model), dataset)
             if self.stage == "recognition":
-                stage_outputs.log_pytorch_model(self.tracker, self.run_id, unwrap(model), self.job)
+                stage_outputs.log_pytorch_model(
+                    self.tracker, self.run_id, unwrap(model), self.job.config.tracking.registered_model
+                )
             self.tracker.set_tags(self.run_id, {TAG_ITERATION: iteration})
         self._report_checkpoint(model, optimizer, scheduler, iteration, summary, finished=True)
         if self.context.is_main:

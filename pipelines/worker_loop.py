@@ -106,7 +106,7 @@ def evaluate_run(job: WorkerJob, context: WorkerContext, tracker: Tracker) -> No
     from pipelines.evaluation_step import evaluate_on_workers
 
     assert job.evaluate_run_id is not None
-    model = build_stage_model(job, "recognition")
+    model = build_stage_model(job.config, job.data, "recognition")
     with tempfile.TemporaryDirectory(prefix="landmarkgait-eval-ckpt-") as scratch:
         path = tracker.checkpoint_path(job.evaluate_run_id, Path(scratch))
         load_opengait_checkpoint(model, path, strict=True)

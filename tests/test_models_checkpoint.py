@@ -69,8 +69,12 @@ class Payload:
 def test_unsafe_pickles_are_refused(tmp_path):
     path = tmp_path / "evil.pt"
     torch.save({"model": {}, "payload": Payload()}, path)
-    with pytest.raises(ModelConfigError, match="cannot be read safely"):
+    with pytest.raises(ModelConfigError, match="cannot be read safely") as refused:
         read_checkpoint(path)
+    # One line naming the file and the class, without torch's advice to load it unsafely.
+    message = str(refused.value)
+    assert "\n" not in message and str(path) in message and "Payload" in message
+    assert "weights_only` set to `False`" not in message
 
 
 @pytest.mark.parametrize("stage", ["parsing", "recognition"])

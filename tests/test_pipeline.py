@@ -135,6 +135,40 @@ def test_evaluate_command_reproduces_the_recognition_evaluation(
     assert "Downloading artifacts" not in result.stderr
 
 
+def test_an_imported_recognition_checkpoint_evaluates_like_the_run_it_came_from(
+    first_run: PipelineOutcome, server_config: Path, ray_cluster: RayHead, mlflow_server: str, tmp_path: Path
+) -> None:
+    """A recognition checkpoint from elsewhere (here: the first run's weights re-saved the way a
+    DDP-wrapped OpenGait model saves them), imported into another experiment, gives the same
+    rank-1 table through ``evaluate --run``."""
+    import torch
+
+    from models.checkpoint import read_checkpoint
+    from pipelines.tracking import Tracker
+
+    recognition = first_run.stage_runs["recognition"]
+    client = MlflowClient(mlflow_server)
+    tracker = Tracker(mlflow_server, client.get_run(recognition).info.experiment_id, "e2e")
+    trained = read_checkpoint(tracker.checkpoint_path(recognition, tmp_path / "trained"))
+    official = tmp_path / "LandmarkGait_Recognition-80000.pt"
+    torch.save({**trained, "model": {f"module.{k}": v for k, v in trained["model"].items()}}, official)
+
+    options = ("--experiment", "e2e-imported", "--ray-address", ray_cluster.address)
+    imported = run_cli(
+        "import", str(server_config), "--stage", "recognition", str(official), "--json", *options
+    )
+    assert imported.returncode == 0, imported.stderr[-3000:]
+    run_id = json.loads(imported.stdout[imported.stdout.index("{") :])["run_id"]
+    assert run_id != recognition
+    assert client.get_run(run_id).data.tags["landmarkgait.imported_from"] == str(official)
+
+    result = run_cli("evaluate", str(server_config), "--run", run_id, "--json", *options)
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome = json.loads(result.stdout[result.stdout.index("{") :])
+    for key in ("eval/rank1/NM", "eval/rank1/BG", "eval/rank1/CL"):
+        assert outcome["evaluation"][key] == pytest.approx(first_run.evaluation[key])
+
+
 def raylet_pids() -> set[int]:
     return {process.pid for process in psutil.process_iter(["name"]) if process.info["name"] == "raylet"}
 

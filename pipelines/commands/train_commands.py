@@ -1,4 +1,4 @@
-"""``landmarkgait run`` / ``train`` / ``evaluate``: parse options, call ``pipelines.driver``."""
+"""``landmarkgait run`` / ``train`` / ``evaluate`` / ``import``: parse options, call the pipeline library."""
 
 from __future__ import annotations
 
@@ -97,6 +97,27 @@ def handle_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def handle_import(args: argparse.Namespace) -> int:
+    from pipelines.checkpoint_import import import_stage_checkpoint
+
+    outcome = import_stage_checkpoint(
+        load_with_options(args), args.stage, args.checkpoint, ray_address=args.ray_address
+    )
+    if args.json:
+        json.dump(outcome.to_dict(), sys.stdout, indent=2, sort_keys=True)
+        print()
+        return 0
+    how = "already imported as" if outcome.reused else "imported as"
+    print(
+        f"{args.checkpoint}: {how} {outcome.stage} MLflow run {outcome.run_id} (iteration {outcome.iteration})"
+    )
+    options = [item for override in args.overrides for item in ("--set", override)]
+    for flag, value in (("--tracking-uri", args.tracking_uri), ("--experiment", args.experiment)):
+        options += [flag, value] if value else []
+    print(f"Next: {outcome.next_command(args.config, options)}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     run = subparsers.add_parser(
         "run",
@@ -138,3 +159,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     evaluate.add_argument("--json", action="store_true", help="print the outcome as JSON")
     evaluate.set_defaults(handler=handle_evaluate)
+
+    importing = subparsers.add_parser(
+        "import",
+        help="register an OpenGait-format checkpoint (e.g. from the official code) as a finished stage run",
+        description=(
+            "Register an OpenGait-format checkpoint ({'model': state_dict, ...}, read with "
+            "weights_only) as a finished MLflow run of one stage of CONFIG on its dataset. The weights "
+            "must load strictly into that stage's network; the pipeline then chains from the run as "
+            "from a trained one (run / train find it, evaluate --run evaluates it)."
+        ),
+    )
+    add_common_options(importing)
+    importing.add_argument("--stage", required=True, choices=STAGES, help="the stage the checkpoint is of")
+    importing.add_argument("checkpoint", help="the checkpoint file (.pt)")
+    importing.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    importing.set_defaults(handler=handle_import)

@@ -1,0 +1,51 @@
+"""Embedding a rank's test sequences: coverage of the shard and progress lines for long runs."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+from data_helpers import make_records
+
+from data.format import write_dataset
+from data.reader import SilhouetteDataset
+from models import build_model
+from pipelines.distributed import WorkerContext
+from pipelines.evaluation_step import embed_shard
+
+TEST_SUBJECTS = ("004", "005")
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> SilhouetteDataset:
+    records = make_records(("001", "002", "003", *TEST_SUBJECTS), min_frames=3, max_frames=5, seed=5)
+    out = tmp_path_factory.mktemp("evaluation-step") / "ds"
+    write_dataset(records, out, name="evaluation-step", source="test")
+    return SilhouetteDataset(out)
+
+
+def test_each_rank_embeds_its_share_and_reports_progress(
+    dataset: SilhouetteDataset, caplog: pytest.LogCaptureFixture
+) -> None:
+    torch.manual_seed(0)
+    model = build_model("recognition", "micro", num_classes=3)
+    test_indices = [i for i, entry in enumerate(dataset.entries) if entry.subject in TEST_SUBJECTS]
+    shares = []
+    with caplog.at_level(logging.INFO, logger="pipelines.evaluation_step"):
+        for rank in range(2):
+            context = WorkerContext(rank, 2, torch.device("cpu"))
+            indices, embeddings = embed_shard(
+                model, dataset, TEST_SUBJECTS, context, batch_size=2, progress_interval_s=0.0
+            )
+            assert embeddings is not None and embeddings.shape[0] == len(indices)
+            shares.append(indices)
+    assert sorted(shares[0] + shares[1]) == test_indices
+    assert not set(shares[0]) & set(shares[1])
+    # A line after every batch but the last (interval 0): done / total of that rank's share.
+    for rank, share in enumerate(shares):
+        prefix = f"rank {rank} embedded test sequences: "
+        lines = [record.getMessage() for record in caplog.records if record.getMessage().startswith(prefix)]
+        counts = [line[len(prefix) :].split(",")[0] for line in lines]
+        assert counts == [f"{done}/{len(share)}" for done in range(2, len(share), 2)]
+        assert all(line.endswith(" s left") for line in lines)
