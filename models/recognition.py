@@ -17,6 +17,21 @@ from models.layers import BasicConv3d, BoxMean3x3, GeMHPP, SeparateBNNecks, Sepa
 from models.parsing import PartMasks
 from models.stages import ParsingModel
 
+# The classifier weights ``[parts, channels, classes]`` of each head, by their checkpoint names.
+CLASSIFIER_WEIGHTS = ("Head1.fc_bin", "BNNecks.fc_bin")
+
+
+def classifier_classes(state_dict: dict[str, torch.Tensor]) -> int | None:
+    """How many classes a recognition state_dict's classifier has (``None``: not a recognition one).
+
+    Embeddings do not depend on the classifier, so a network trained on one dataset is built
+    with its own class count to be evaluated on another.
+    """
+    for key in CLASSIFIER_WEIGHTS:
+        if key in state_dict:
+            return int(state_dict[key].shape[-1])
+    return None
+
 
 def conv3d_block(
     in_channels: int,

@@ -17,7 +17,7 @@ import logging
 import shlex
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from data.reader import SilhouetteDataset
@@ -128,7 +128,7 @@ def import_stage_checkpoint(
     existing = find_import(tracker, stage, key, sha256)
     if existing is not None:
         log.info("%s was imported before as %s run %s (key %s)", path, stage, existing, key)
-        return ImportOutcome(**{**outcome.to_dict(), "run_id": existing, "reused": True})
+        return replace(outcome, run_id=existing, reused=True)
     for other in tracker.stage_runs(stage, key):
         if other.status == "FINISHED":
             log.warning(
@@ -168,4 +168,4 @@ def import_stage_checkpoint(
         raise
     tracker.finish(run_id)
     log.info("imported %s as %s run %s (key %s)", path, stage, run_id, key)
-    return ImportOutcome(**{**outcome.to_dict(), "run_id": run_id})
+    return replace(outcome, run_id=run_id)

@@ -30,6 +30,7 @@ from pipelines.ray_runtime import ray_session
 from pipelines.tracking import (
     TAG_CODE,
     TAG_DATA,
+    TAG_EVALUATED_RUN,
     TAG_KIND,
     TAG_PIPELINE,
     TAG_STAGE,
@@ -82,8 +83,10 @@ class PreparedPipeline:
         version: str,
         pipeline_run_id: str | None = None,
         evaluate_run_id: str | None = None,
+        evaluation_run_id: str | None = None,
     ) -> WorkerJob:
-        """What every Ray Train worker receives for ``plan`` (or for evaluating one run)."""
+        """What every Ray Train worker receives for ``plan`` (or for evaluating one run's
+        checkpoint, logging to ``evaluation_run_id``)."""
         return WorkerJob(
             config=self.config,
             plan=plan,
@@ -95,6 +98,7 @@ class PreparedPipeline:
             data=self.data,
             code_version=version,
             evaluate_run_id=evaluate_run_id,
+            evaluation_run_id=evaluation_run_id,
         )
 
 
@@ -218,43 +222,79 @@ def collect_stage_runs(tracker: Tracker, parent: str, plan: Sequence[StageTask])
 
 
 def summarise(
-    tracker: Tracker, parent: str, stage_runs: dict[str, str], reused: list[str]
+    tracker: Tracker,
+    parent: str,
+    stage_runs: dict[str, str],
+    reused: list[str],
+    evaluation_run: str | None = None,
 ) -> PipelineOutcome:
+    """The outcome, with the evaluation of ``evaluation_run`` (default: the recognition run),
+    whose metrics are also logged on ``parent`` for comparing pipelines in the MLflow UI."""
     outcome = PipelineOutcome(
         parent, stage_runs, reused, ui_command=tracker.ui_command(), tracking_uri=tracker.tracking_uri
     )
-    recognition = stage_runs.get("recognition")
-    if recognition is None:
+    evaluated = evaluation_run or stage_runs.get("recognition")
+    if evaluated is None:
         return outcome
-    metrics = tracker.client.get_run(recognition).data.metrics
+    metrics = tracker.client.get_run(evaluated).data.metrics
     outcome.evaluation = {key: value for key, value in metrics.items() if key.startswith("eval/")}
-    if outcome.evaluation:
+    if outcome.evaluation and parent != evaluated:
         tracker.log_metrics(parent, outcome.evaluation, step=0)
     try:
         path = mlflow.artifacts.download_artifacts(
-            run_id=recognition,
+            run_id=evaluated,
             artifact_path="evaluation/latest/rank1_table.txt",
             tracking_uri=tracker.tracking_uri,
         )
         outcome.rank1_table = Path(path).read_text()
     except mlflow.exceptions.MlflowException:
-        log.warning("recognition run %s has no rank-1 table artifact", recognition)
+        log.warning("run %s has no rank-1 table artifact", evaluated)
     return outcome
 
 
 def evaluate_recognition_run(
     config: PipelineConfig, run_reference: str, ray_address: str | None = None
 ) -> PipelineOutcome:
-    """Evaluate a finished recognition run's checkpoint on ``config``'s dataset, on Ray workers."""
+    """Evaluate a finished recognition run's checkpoint on ``config``'s dataset, on Ray workers.
+
+    On the dataset the run was trained on, the results are logged to the run itself. On another
+    dataset (cross-dataset evaluation) they go to a new ``evaluation`` run nested under it, so
+    the run keeps its own test results; ``outcome.pipeline_run_id`` names the run holding them.
+    """
     prepared = prepare(config, ray_address)
     tracker = prepared.tracker
     run = tracker.get_run(run_reference)
+    source = run.info.run_id
     if run.data.tags.get(TAG_STAGE) != "recognition" or run.info.status != "FINISHED":
         raise PipelineError(
-            f"run {run.info.run_id} is not a finished recognition stage run "
+            f"run {source} is not a finished recognition stage run "
             f"(stage {run.data.tags.get(TAG_STAGE, 'none')!r}, status {run.info.status})"
         )
-    job = prepared.worker_job((), code_version(), evaluate_run_id=run.info.run_id)
-    with ray_session(ray_address):
-        fit(job, f"{config.name}-evaluate-{run.info.run_id[:8]}-{int(time.time())}")
-    return summarise(tracker, run.info.run_id, {"recognition": run.info.run_id}, [])
+    version = code_version()
+    target = source
+    if run.data.tags.get(TAG_DATA) != prepared.data.fingerprint:
+        target = tracker.create_run(
+            name=f"evaluation on {prepared.dataset_path.name}",
+            tags={
+                TAG_KIND: "evaluation",
+                TAG_EVALUATED_RUN: source,
+                TAG_DATA: prepared.data.fingerprint,
+                TAG_CODE: version,
+            },
+            params=config.flat_params(),
+            parent_run_id=source,
+        )
+        log.info(
+            "run %s was trained on other data: cross-dataset results go to evaluation run %s", source, target
+        )
+    job = prepared.worker_job((), version, evaluate_run_id=source, evaluation_run_id=target)
+    try:
+        with ray_session(ray_address):
+            fit(job, f"{config.name}-evaluate-{source[:8]}-{int(time.time())}")
+    except BaseException:
+        if target != source:
+            tracker.finish_if_running(target, "FAILED")
+        raise
+    if target != source:
+        tracker.finish(target)
+    return summarise(tracker, target, {"recognition": source}, [], evaluation_run=target)

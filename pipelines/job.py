@@ -30,7 +30,8 @@ class WorkerJob:
     dataset_path: str
     data: DataIdentity
     code_version: str
-    evaluate_run_id: str | None = None
+    evaluate_run_id: str | None = None  # the recognition run whose checkpoint is evaluated
+    evaluation_run_id: str | None = None  # the run the evaluation's results are logged to
 
     def open_dataset(self) -> SilhouetteDataset:
         """The job's dataset, read with the config's cache size and read threads."""
@@ -51,6 +52,7 @@ class WorkerJob:
             "data": asdict(self.data),
             "code_version": self.code_version,
             "evaluate_run_id": self.evaluate_run_id,
+            "evaluation_run_id": self.evaluation_run_id,
         }
 
     @classmethod
@@ -69,6 +71,7 @@ class WorkerJob:
             ),
             code_version=mapping["code_version"],
             evaluate_run_id=mapping.get("evaluate_run_id"),
+            evaluation_run_id=mapping.get("evaluation_run_id"),
         )
 
 

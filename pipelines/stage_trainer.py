@@ -68,11 +68,14 @@ class ResumePoint:
     checkpoint: dict[str, Any]
 
 
-def build_stage_model(config: PipelineConfig, data: DataIdentity, stage: str) -> nn.Module:
-    """``stage``'s network as ``config`` describes it; recognition classifies ``data``'s training subjects."""
+def build_stage_model(
+    config: PipelineConfig, data: DataIdentity, stage: str, num_classes: int | None = None
+) -> nn.Module:
+    """``stage``'s network as ``config`` describes it; recognition classifies ``num_classes``
+    classes, by default ``data``'s training subjects."""
     kwargs = config.model.build_kwargs()
     if stage == "recognition":
-        kwargs.setdefault("num_classes", len(data.train_subjects))
+        kwargs.setdefault("num_classes", num_classes or len(data.train_subjects))
     return build_model(stage, config.model.preset, **kwargs)
 
 

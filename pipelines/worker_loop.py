@@ -21,7 +21,7 @@ from models.checkpoint import read_checkpoint
 from pipelines.distributed import WorkerContext
 from pipelines.job import ResumeState, WorkerJob
 from pipelines.stage_trainer import ResumePoint, StageTrainer, build_stage_model
-from pipelines.tracking import Tracker, hide_download_progress_bars
+from pipelines.tracking import TAG_ITERATION, Tracker, hide_download_progress_bars
 
 log = logging.getLogger(__name__)
 
@@ -99,20 +99,26 @@ def train_loop_per_worker(payload: dict[str, Any]) -> None:
 
 
 def evaluate_run(job: WorkerJob, context: WorkerContext, tracker: Tracker) -> None:
-    """Evaluate the checkpoint of a finished recognition run on this job's dataset."""
+    """Evaluate the checkpoint of a finished recognition run on this job's dataset.
+
+    The network gets the class count of its checkpoint, so a run trained on another dataset
+    (with other training subjects) evaluates here too; results go to ``job.evaluation_run_id``.
+    """
     import tempfile
 
-    from models.checkpoint import load_opengait_checkpoint
+    from models.checkpoint import load_opengait_checkpoint, model_state, read_checkpoint
+    from models.recognition import classifier_classes
     from pipelines.evaluation_step import evaluate_on_workers
 
-    assert job.evaluate_run_id is not None
-    model = build_stage_model(job.config, job.data, "recognition")
+    assert job.evaluate_run_id is not None and job.evaluation_run_id is not None
     with tempfile.TemporaryDirectory(prefix="landmarkgait-eval-ckpt-") as scratch:
-        path = tracker.checkpoint_path(job.evaluate_run_id, Path(scratch))
-        load_opengait_checkpoint(model, path, strict=True)
+        checkpoint = read_checkpoint(tracker.checkpoint_path(job.evaluate_run_id, Path(scratch)))
+    classes = classifier_classes(model_state(checkpoint))
+    model = build_stage_model(job.config, job.data, "recognition", num_classes=classes)
+    load_opengait_checkpoint(model, checkpoint, strict=True)
     model = model.to(context.device)
     dataset = job.open_dataset()
     run = tracker.get_run(job.evaluate_run_id)
-    iteration = int(run.data.tags.get("landmarkgait.iteration", "0"))
-    summary = evaluate_on_workers(model, dataset, job, context, tracker, job.evaluate_run_id, iteration)
+    iteration = int(run.data.tags.get(TAG_ITERATION, "0"))
+    summary = evaluate_on_workers(model, dataset, job, context, tracker, job.evaluation_run_id, iteration)
     ray.train.report({"stage": "evaluation", **summary})

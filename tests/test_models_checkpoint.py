@@ -130,3 +130,12 @@ def test_optimizer_groups_and_freezing_follow_the_official_stages():
     assert rates == pytest.approx([1.0, 0.1, 0.1, 0.01, 0.01])
     with pytest.raises(ModelConfigError, match="stage"):
         build_optimizer(model, "gait")
+
+
+@pytest.mark.parametrize("head", ["bn", "bnneck"])
+def test_the_class_count_is_read_from_a_recognition_checkpoint(head):
+    from models.recognition import classifier_classes
+
+    model = build_model("recognition", "micro", num_classes=7, head=head)
+    assert classifier_classes(model.state_dict()) == 7
+    assert classifier_classes(build_model("parsing", "micro").state_dict()) is None

@@ -169,6 +169,57 @@ def test_an_imported_recognition_checkpoint_evaluates_like_the_run_it_came_from(
         assert outcome["evaluation"][key] == pytest.approx(first_run.evaluation[key])
 
 
+def test_cross_dataset_evaluation_goes_to_a_nested_run_and_leaves_the_trained_run_alone(
+    first_run: PipelineOutcome,
+    server_config: Path,
+    ray_cluster: RayHead,
+    mlflow_server: str,
+    landmarkgait_home: Path,
+    tmp_path: Path,
+) -> None:
+    """A run trained on the micro dataset, evaluated on another one with fewer training subjects
+    (so another classifier size): results land in a new evaluation run nested under it."""
+    from data.format import read_metadata
+    from data.synth import SynthConfig, generate_dataset
+    from pipelines.datasets import describe_dataset
+
+    other = generate_dataset(
+        SynthConfig(subjects=5, views=("000", "090"), min_frames=20, max_frames=24, seed=1),
+        landmarkgait_home / "datasets" / "micro-other",
+    )
+    trained_on = load_config(server_config).data.path
+    assert len(describe_dataset(other, None).train_subjects) != len(
+        describe_dataset(Path(trained_on), None).train_subjects
+    )
+    config = write_micro_config(tmp_path / "other.yaml", other, mlflow_server, "e2e")
+    recognition = first_run.stage_runs["recognition"]
+    client = MlflowClient(mlflow_server)
+    history_before = [
+        (m.step, m.value, m.timestamp) for m in client.get_metric_history(recognition, "eval/rank1/NM")
+    ]
+
+    result = run_cli(
+        "evaluate", str(config), "--run", recognition, "--json", "--ray-address", ray_cluster.address
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome = json.loads(result.stdout[result.stdout.index("{") :])
+    target = outcome["pipeline_run_id"]
+    assert target != recognition and outcome["stage_runs"] == {"recognition": recognition}
+    run = client.get_run(target)
+    assert run.info.status == "FINISHED"
+    tags = run.data.tags
+    assert tags["landmarkgait.kind"] == "evaluation" and tags["mlflow.parentRunId"] == recognition
+    assert tags["landmarkgait.evaluated_run_id"] == recognition
+    assert tags["landmarkgait.data_fingerprint"] == read_metadata(other).fingerprint
+    for key in ("eval/rank1/NM", "eval/rank1/BG", "eval/rank1/CL"):
+        assert run.data.metrics[key] == pytest.approx(outcome["evaluation"][key])
+    assert "evaluation/latest/rank1_table.txt" in artifact_paths(client, target, "evaluation/latest")
+    history_after = [
+        (m.step, m.value, m.timestamp) for m in client.get_metric_history(recognition, "eval/rank1/NM")
+    ]
+    assert history_after == history_before
+
+
 def raylet_pids() -> set[int]:
     return {process.pid for process in psutil.process_iter(["name"]) if process.info["name"] == "raylet"}
 

@@ -93,6 +93,10 @@ def handle_evaluate(args: argparse.Namespace) -> int:
     from pipelines.driver import evaluate_recognition_run
 
     outcome = evaluate_recognition_run(load_with_options(args), args.run, ray_address=args.ray_address)
+    if not args.json and outcome.pipeline_run_id not in outcome.stage_runs.values():
+        print(
+            f"{'evaluation':12s} MLflow run {outcome.pipeline_run_id} (cross-dataset, nested under the run)"
+        )
     print_outcome(outcome, args.json)
     return 0
 
@@ -150,8 +154,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     evaluate = subparsers.add_parser(
         "evaluate",
-        help="evaluate a finished recognition run on the config's dataset",
-        description="Embed the test set with a recognition run's checkpoint on Ray workers and apply the protocol.",
+        help="evaluate a finished recognition run on the config's dataset (also one it was not trained on)",
+        description=(
+            "Embed the test set with a recognition run's checkpoint on Ray workers and apply the config's "
+            "protocol. On the run's own dataset the results are logged to the run; on another dataset "
+            "(cross-dataset evaluation) to a new evaluation run nested under it."
+        ),
     )
     add_common_options(evaluate)
     evaluate.add_argument(
