@@ -1,7 +1,7 @@
 """What a stage leaves in MLflow besides its losses: quality metrics, pictures, the model.
 
-Called by the stage trainer on rank 0; each function does one thing and logs through the
-tracking facade.
+Called by the stage trainer on rank 0 and by checkpoint import; each function does one thing
+and logs through the tracking facade.
 """
 
 from __future__ import annotations

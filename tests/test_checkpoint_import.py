@@ -18,6 +18,8 @@ from mlflow.tracking import MlflowClient
 
 from models import build_model
 from models.checkpoint import load_opengait_checkpoint
+from models.errors import ModelConfigError
+from pipelines.checkpoint_import import import_stage_checkpoint
 from pipelines.config import load_config
 from pipelines.datasets import describe_dataset
 from pipelines.planning import plan_pipeline, stage_keys
@@ -61,7 +63,7 @@ def run_import(config: Path, stage: str, checkpoint: Path, *options: str):
     return run_cli("import", str(config), "--stage", stage, str(checkpoint), *options)
 
 
-def test_an_imported_checkpoint_is_the_configs_finished_stage_run_and_the_pipeline_reuses_it(
+def test_an_imported_checkpoint_is_the_configs_finished_stage_run_that_the_pipeline_reuses(
     import_config: Path,
     landmark_checkpoint: tuple[Path, dict[str, torch.Tensor]],
     mlflow_server: str,
@@ -103,17 +105,10 @@ def test_an_imported_checkpoint_is_the_configs_finished_stage_run_and_the_pipeli
     assert plan[0].reuse_run_id == run.info.run_id
     assert plan[1].trains and plan[1].upstream_run_id == run.info.run_id
 
-
-def test_importing_the_same_file_again_returns_the_run_and_says_what_to_run_next(
-    import_config: Path, landmark_checkpoint: tuple[Path, dict[str, torch.Tensor]]
-) -> None:
-    path, _ = landmark_checkpoint
-    first = run_import(import_config, "landmark", path, "--json")
-    assert first.returncode == 0, first.stderr[-3000:]
-    run_id = json.loads(first.stdout[first.stdout.index("{") :])["run_id"]
+    # The same file again: the same run, and the command that continues from it.
     again = run_import(import_config, "landmark", path, "--set", "seed=0")
     assert again.returncode == 0, again.stderr[-3000:]
-    assert f"already imported as landmark MLflow run {run_id}" in again.stdout
+    assert f"already imported as landmark MLflow run {run.info.run_id}" in again.stdout
     assert f"Next: landmarkgait run {import_config} --set seed=0" in again.stdout
 
 
@@ -134,23 +129,28 @@ def test_a_checkpoint_of_another_stage_is_refused_in_one_line_naming_file_and_ke
     assert parsing_runs == []
 
 
+def test_an_unreadable_file_is_refused_in_one_line_naming_it(import_config: Path, tmp_path: Path) -> None:
+    path = tmp_path / "official.pt"
+    path.write_bytes(b"not a checkpoint")
+    result = run_import(import_config, "landmark", path)
+    assert result.returncode == 2
+    message = result.stderr.strip().splitlines()[-1]
+    assert message.startswith(f"landmarkgait: error: checkpoint {path}: cannot be read safely"), message
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
         (None, "file does not exist"),
-        (b"not a checkpoint", "cannot be read safely"),
         ({"model": {}, "iteration": "30000"}, "key 'iteration' must be a non-negative integer"),
     ],
 )
-def test_unreadable_checkpoints_are_refused_naming_the_file(
+def test_missing_files_and_bad_iterations_are_refused_naming_the_file(
     import_config: Path, tmp_path: Path, content: object, expected: str
 ) -> None:
     path = tmp_path / "official.pt"
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    elif content is not None:
+    if content is not None:
         torch.save(content, path)
-    result = run_import(import_config, "landmark", path)
-    assert result.returncode == 2
-    message = result.stderr.strip().splitlines()[-1]
-    assert str(path) in message and expected in message, message
+    with pytest.raises(ModelConfigError) as refused:
+        import_stage_checkpoint(load_config(import_config), "landmark", path)
+    assert str(path) in str(refused.value) and expected in str(refused.value)
