@@ -129,15 +129,14 @@ def import_stage_checkpoint(
     if existing is not None:
         log.info("%s was imported before as %s run %s (key %s)", path, stage, existing, key)
         return replace(outcome, run_id=existing, reused=True)
-    for other in tracker.stage_runs(stage, key):
-        if other.status == "FINISHED":
-            log.warning(
-                "finished %s run %s has the same key %s; the imported run is newer and will be used",
-                stage,
-                other.run_id,
-                key,
-            )
-            break
+    other = tracker.find_finished_stage_run(stage, key)
+    if other is not None:
+        log.warning(
+            "finished %s run %s has the same key %s; the imported run is newer and will be used",
+            stage,
+            other.run_id,
+            key,
+        )
     run_id = tracker.create_run(
         name=f"{stage} (imported)",
         tags={
