@@ -167,7 +167,7 @@ def test_an_imported_run_evaluated_on_other_data_logs_to_a_nested_run_and_leaves
     assert imported != recognition
 
     other = generate_dataset(
-        SynthConfig(subjects=5, views=("000", "090"), min_frames=20, max_frames=24, seed=1),
+        SynthConfig(subjects=5, views=("000", "090"), min_frames=10, max_frames=12, seed=1),
         landmarkgait_home / "datasets" / "micro-other",
     )
     trained_on = Path(load_config(server_config).data.path)

@@ -182,16 +182,20 @@ def test_asha_stops_a_trial_that_falls_behind(
     assert outcome["best_trial_run_id"] == by_weight[1.0]["run_id"]
 
 
-def test_resume_continues_an_interrupted_sweep_without_rerunning_finished_trials(
+def test_resume_continues_an_interrupted_optuna_sweep_without_rerunning_finished_trials(
     ray_cluster: RayHead, shared_base: Path, mlflow_server: str, tmp_path: Path
 ) -> None:
+    """Optuna samples the space; the resumed sweep restores its state and runs only the rest."""
+    pytest.importorskip("optuna")
     path = write_sweep(
         shared_base.parent,
         shared_base,
         "resume",
         search={
-            "space": {TRIPLET: {"grid": [0.25, 0.75]}},
+            "algorithm": "optuna",
+            "space": {TRIPLET: {"uniform": [0.1, 2.0]}},
             "metric": "recognition/eval/rank1/NM",
+            "num_samples": 2,
             "max_concurrent_trials": 1,
         },
     )
@@ -240,7 +244,10 @@ def test_resume_continues_an_interrupted_sweep_without_rerunning_finished_trials
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     outcome = sweep_json(result.stdout)
     assert outcome["sweep_run_id"] == sweep_run.info.run_id
-    assert len(outcome["trials"]) == 2 and all(trial["outcome"] == "finished" for trial in outcome["trials"])
+    assert len(outcome["trials"]) == 2
+    assert all(trial["outcome"] == "finished" and trial["metric"] is not None for trial in outcome["trials"])
+    weights = [trial["params"][TRIPLET] for trial in outcome["trials"]]
+    assert all(0.1 <= weight <= 2.0 for weight in weights) and weights[0] != weights[1]
     for trial_id, run_id in finished_before.items():
         (trial,) = [trial for trial in outcome["trials"] if trial["trial_id"] == trial_id]
         assert trial["run_id"] == run_id
@@ -253,27 +260,3 @@ def test_resume_continues_an_interrupted_sweep_without_rerunning_finished_trials
         len(runs_of(client, "sweeps", "tags.`landmarkgait.stage` = 'recognition'")) <= recognition_before + 1
     )
     assert client.get_run(sweep_run.info.run_id).info.status == "FINISHED"
-
-
-def test_optuna_search_runs_trials_and_learns_their_metric(
-    ray_cluster: RayHead, shared_base: Path, mlflow_server: str
-) -> None:
-    pytest.importorskip("optuna")
-    path = write_sweep(
-        shared_base.parent,
-        shared_base,
-        "optuna",
-        search={
-            "algorithm": "optuna",
-            "space": {TRIPLET: {"uniform": [0.1, 2.0]}},
-            "metric": "recognition/eval/rank1/NM",
-            "num_samples": 2,
-        },
-    )
-    result = run_cli("sweep", str(path), "--json", "--ray-address", ray_cluster.address, timeout_s=900)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    outcome = sweep_json(result.stdout)
-    assert len(outcome["trials"]) == 2
-    weights = [trial["params"][TRIPLET] for trial in outcome["trials"]]
-    assert all(0.1 <= weight <= 2.0 for weight in weights) and weights[0] != weights[1]
-    assert all(trial["outcome"] == "finished" and trial["metric"] is not None for trial in outcome["trials"])
