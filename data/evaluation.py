@@ -28,11 +28,9 @@ import torch
 import torch.nn.functional as F
 
 from data.errors import DataError
+from data.evaluation_names import METRICS, PROTOCOLS
 
 log = logging.getLogger(__name__)
-
-METRICS = ("euc", "cos")
-PROTOCOLS = ("casia_b", "oumvlp", "open")
 
 # OpenGait's probe conditions and galleries per dataset.
 CASIA_B_PROBES: dict[str, tuple[str, ...]] = {

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from pipelines.errors import USER_ERRORS
+from pipelines.log_setup import configure_logging
 
 log = logging.getLogger("landmarkgait")
 
@@ -58,20 +59,6 @@ def build_parser() -> argparse.ArgumentParser:
 def _print_help(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
     return 2
-
-
-def configure_logging(verbose: bool) -> None:
-    """Log lines on stderr; off a terminal (log files, ``ray job logs``) no redrawn progress bars."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
-    if not sys.stderr.isatty():
-        # Imported here: pipelines.tracking imports MLflow, which a terminal's --help need not wait for.
-        from pipelines.tracking import hide_download_progress_bars
-
-        hide_download_progress_bars()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

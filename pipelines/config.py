@@ -17,12 +17,12 @@ from typing import Any
 
 import yaml
 
+from data.evaluation_names import METRICS, PROTOCOLS
 from pipelines.config_schema import apply_override, flatten, from_mapping, to_mapping
 from pipelines.errors import ConfigError
 
 STAGES: tuple[str, ...] = ("landmark", "parsing", "recognition")
 SAMPLE_TYPES = ("fixed_ordered", "fixed_unordered")
-PROTOCOLS = ("casia_b", "oumvlp", "open")
 
 
 def landmarkgait_home() -> Path:
@@ -214,8 +214,8 @@ class EvaluationSection:
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
-        if self.metric not in ("euc", "cos"):
-            raise ValueError(f"metric must be euc or cos, got {self.metric!r}")
+        if self.metric not in METRICS:
+            raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {self.metric!r}")
 
 
 @dataclass

@@ -17,6 +17,7 @@ from ray.tune.integration.ray_train import TuneReportCallback
 
 from pipelines.config import STAGES
 from pipelines.driver import execute, prepare
+from pipelines.log_setup import configure_worker_logging
 from pipelines.planning import StageTask, plan_pipeline
 from pipelines.sweep_config import LoadedSweep
 from pipelines.sweep_leases import lease_plan, release_stage_keys
@@ -30,7 +31,6 @@ from pipelines.tracking import (
     stage_link_tag,
     stage_links,
 )
-from pipelines.worker_loop import configure_worker_logging
 
 log = logging.getLogger(__name__)
 

@@ -45,15 +45,6 @@ TAG_NOTE = "mlflow.note.content"
 CHECKPOINT_DIR = "checkpoints"
 MAX_PARAM_LENGTH = 6000
 
-# MLflow's artifact download bars redraw their line with carriage returns. Ray forwards worker
-# output by lines and log files keep every redraw, so each bar ends up as one garbled line.
-DOWNLOAD_PROGRESS_BAR_ENV = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
-
-
-def hide_download_progress_bars() -> None:
-    """MLflow's artifact download bars off in this process, unless the user chose otherwise."""
-    os.environ.setdefault(DOWNLOAD_PROGRESS_BAR_ENV, "false")
-
 
 def stage_link_tag(stage: str) -> str:
     """Tag on a pipeline (or sweep trial) run naming the run of one of its stages."""

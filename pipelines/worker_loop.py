@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,9 @@ import torch
 from models.checkpoint import read_checkpoint
 from pipelines.distributed import WorkerContext
 from pipelines.job import ResumeState, WorkerJob
+from pipelines.log_setup import configure_worker_logging
 from pipelines.stage_trainer import ResumePoint, StageTrainer, build_stage_model
-from pipelines.tracking import TAG_ITERATION, Tracker, hide_download_progress_bars
+from pipelines.tracking import TAG_ITERATION, Tracker
 
 log = logging.getLogger(__name__)
 
@@ -38,28 +38,6 @@ def read_resume_point() -> tuple[dict[str, str], ResumePoint | None]:
         weights = read_checkpoint(Path(directory) / state.checkpoint_file)
     log.info("resuming stage %s at iteration %d", state.stage, state.iteration)
     return dict(state.completed), ResumePoint(state, weights)
-
-
-# Ray Train logs every ``ray.train.report`` as the repr of all its metrics, one long line per
-# report, from a logger named by its source file; our own progress lines already show them.
-TRAIN_REPORT_LOGGER_SUFFIX = os.path.join("train", "v2", "_internal", "execution", "context.py")
-
-
-def configure_worker_logging() -> None:
-    """Our packages log at INFO on the worker; Ray's own loggers keep their levels, except
-    Ray Train's per-report line, raised to WARNING; no MLflow download bars."""
-    hide_download_progress_bars()
-    for name in list(logging.root.manager.loggerDict):
-        if name.endswith(TRAIN_REPORT_LOGGER_SUFFIX):
-            logging.getLogger(name).setLevel(logging.WARNING)
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
-    for name in ("pipelines", "models", "data"):
-        package_log = logging.getLogger(name)
-        package_log.setLevel(logging.INFO)
-        if not package_log.handlers:
-            package_log.addHandler(handler)
-        package_log.propagate = False
 
 
 def train_loop_per_worker(payload: dict[str, Any]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -98,3 +100,25 @@ def test_missing_config_file() -> None:
 def test_round_trip_through_dict() -> None:
     config = load_config(REPO / "ray_configs" / "quickstart.yaml")
     assert PipelineConfig.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.parametrize("command", ["run", "train", "evaluate", "import"])
+def test_cli_reports_a_config_error_without_loading_torch_ray_or_mlflow(command: str) -> None:
+    """Bad input is answered at once: the CLI parses options and config before heavy imports."""
+    extra = {
+        "train": ["--stage", "parsing"],
+        "evaluate": ["--run", "0123"],
+        "import": ["--stage", "landmark", "x.pt"],
+    }
+    probe = (
+        "import sys\n"
+        "from pipelines.cli import main\n"
+        f"code = main({[command, str(REPO / 'ray_configs' / 'quickstart.yaml'), '--set', 'model.bogus=1', *extra.get(command, [])]!r})\n"
+        "heavy = sorted({'torch', 'ray', 'mlflow'} & set(sys.modules))\n"
+        "print(code, heavy)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=REPO
+    )
+    assert result.stdout.strip() == "2 []", result.stdout + result.stderr
+    assert "unknown config key 'model.bogus'" in result.stderr

@@ -11,7 +11,7 @@ import json
 import math
 from pathlib import Path
 
-from data.evaluation import METRICS
+from data.evaluation_names import METRICS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

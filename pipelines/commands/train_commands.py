@@ -68,18 +68,20 @@ def print_outcome(outcome, as_json: bool = False) -> None:
 
 
 def handle_run(args: argparse.Namespace) -> int:
+    config = load_with_options(args)  # config errors before the seconds of importing torch, Ray, MLflow
     from pipelines.driver import run_pipeline
 
-    outcome = run_pipeline(load_with_options(args), force=args.force, ray_address=args.ray_address)
+    outcome = run_pipeline(config, force=args.force, ray_address=args.ray_address)
     print_outcome(outcome, args.json)
     return 0
 
 
 def handle_train(args: argparse.Namespace) -> int:
+    config = load_with_options(args)
     from pipelines.driver import run_pipeline
 
     outcome = run_pipeline(
-        load_with_options(args),
+        config,
         stages=(args.stage,),
         force=args.force,
         upstream=args.upstream,
@@ -90,9 +92,10 @@ def handle_train(args: argparse.Namespace) -> int:
 
 
 def handle_evaluate(args: argparse.Namespace) -> int:
+    config = load_with_options(args)
     from pipelines.driver import evaluate_recognition_run
 
-    outcome = evaluate_recognition_run(load_with_options(args), args.run, ray_address=args.ray_address)
+    outcome = evaluate_recognition_run(config, args.run, ray_address=args.ray_address)
     if not args.json and outcome.pipeline_run_id not in outcome.stage_runs.values():
         print(
             f"{'evaluation':12s} MLflow run {outcome.pipeline_run_id} (cross-dataset, nested under the run)"
@@ -102,11 +105,10 @@ def handle_evaluate(args: argparse.Namespace) -> int:
 
 
 def handle_import(args: argparse.Namespace) -> int:
+    config = load_with_options(args)
     from pipelines.checkpoint_import import import_stage_checkpoint
 
-    outcome = import_stage_checkpoint(
-        load_with_options(args), args.stage, args.checkpoint, ray_address=args.ray_address
-    )
+    outcome = import_stage_checkpoint(config, args.stage, args.checkpoint, ray_address=args.ray_address)
     if args.json:
         json.dump(outcome.to_dict(), sys.stdout, indent=2, sort_keys=True)
         print()
