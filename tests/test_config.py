@@ -110,12 +110,18 @@ def test_cli_reports_a_config_error_without_loading_torch_ray_or_mlflow(command:
         "evaluate": ["--run", "0123"],
         "import": ["--stage", "landmark", "x.pt"],
     }
+    argv = [
+        command,
+        str(REPO / "ray_configs" / "quickstart.yaml"),
+        "--set",
+        "model.bogus=1",
+        *extra.get(command, []),
+    ]
     probe = (
         "import sys\n"
         "from pipelines.cli import main\n"
-        f"code = main({[command, str(REPO / 'ray_configs' / 'quickstart.yaml'), '--set', 'model.bogus=1', *extra.get(command, [])]!r})\n"
-        "heavy = sorted({'torch', 'ray', 'mlflow'} & set(sys.modules))\n"
-        "print(code, heavy)\n"
+        f"code = main({argv!r})\n"
+        "print(code, sorted({'torch', 'ray', 'mlflow'} & set(sys.modules)))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=REPO
