@@ -1,7 +1,7 @@
 """Log output of the CLI and of Ray workers: formats, levels, and MLflow's progress bars.
 
-Kept free of heavy imports (MLflow, Ray, torch) so that the CLI configures logging, parses
-its config and reports bad input in about a second.
+Kept free of heavy imports (MLflow, Ray, torch): ``run``, ``train``, ``evaluate`` and ``import``
+configure logging and report a bad config in under a second, before any of those load.
 """
 
 from __future__ import annotations
