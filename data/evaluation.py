@@ -17,7 +17,6 @@ import io
 import logging
 import math
 import os
-import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,21 +27,18 @@ import torch
 import torch.nn.functional as F
 
 from data.errors import DataError
-from data.evaluation_names import METRICS, PROTOCOLS
+from data.evaluation_names import (
+    CASIA_B_CROSS_VIEW_GALLERY,
+    CASIA_B_CROSS_VIEW_PROBES,
+    CASIA_B_GALLERY,
+    CASIA_B_PROBES,
+    METRICS,
+    OUMVLP_GALLERY,
+    OUMVLP_PROBES,
+    PROTOCOLS,
+)
 
 log = logging.getLogger(__name__)
-
-# OpenGait's probe conditions and galleries per dataset.
-CASIA_B_PROBES: dict[str, tuple[str, ...]] = {
-    "NM": ("nm-05", "nm-06"),
-    "BG": ("bg-01", "bg-02"),
-    "CL": ("cl-01", "cl-02"),
-}
-CASIA_B_GALLERY: tuple[str, ...] = ("nm-01", "nm-02", "nm-03", "nm-04")
-CASIA_B_CROSS_VIEW_PROBES: dict[str, tuple[str, ...]] = {"NM": ("nm-01",), "BG": ("bg-01",), "CL": ("cl-01",)}
-CASIA_B_CROSS_VIEW_GALLERY: tuple[str, ...] = ("nm-02", "bg-02", "cl-02")
-OUMVLP_PROBES: dict[str, tuple[str, ...]] = {"NM": ("00",)}
-OUMVLP_GALLERY: tuple[str, ...] = ("01",)
 
 # Elements of the probe-chunk x gallery x parts distance block computed at once (~64 MB float32).
 _CHUNK_ELEMENTS = 1 << 24
@@ -657,20 +653,6 @@ def evaluate_open_set(
     scalars["mAP"] = 100.0 * float(torch.cat(precisions).mean())
     scalars["mINP"] = 100.0 * float(torch.cat(penalties).mean())
     return GaitEvaluation(protocol="open", metric=metric, scalars=scalars)
-
-
-def summary_metric_pattern(protocol: str) -> re.Pattern[str]:
-    """Names ``GaitEvaluation.summary()`` can hold for ``protocol`` (per-view names for any view).
-
-    Lets a sweep check, before any trial starts, that the metric it optimises is one evaluation reports.
-    """
-    if protocol in ("casia_b", "oumvlp"):
-        conditions = CASIA_B_PROBES if protocol == "casia_b" else OUMVLP_PROBES
-        alternatives = "|".join(re.escape(condition) for condition in conditions)
-        return re.compile(rf"(rank1|mAP)/({alternatives})(/[\w.-]+)?")
-    if protocol == "open":
-        return re.compile(r"rank(1|5|10)|mAP|mINP")
-    raise DataError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
 
 
 def evaluate_protocol(

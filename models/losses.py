@@ -141,21 +141,6 @@ def _output(outputs: dict[str, torch.Tensor], key: str, stage: str) -> torch.Ten
     return outputs[key]
 
 
-def loss_term_names(stage: str) -> tuple[str, ...]:
-    """Every term ``compute_losses`` reports for ``stage`` when all weights are non-zero.
-
-    Lets a sweep check, before any trial starts, that the metric it optimises is one a stage reports.
-    """
-    check_stage(stage, "loss")
-    names = ["reconstruction"]
-    if stage != "landmark":
-        names.append("part_reconstruction")
-    if stage == "recognition":
-        names += ["triplet", "triplet_hard", "triplet_active", "triplet_mean_distance"]
-        names += ["cross_entropy", "accuracy"]
-    return tuple(names)
-
-
 def compute_losses(
     stage: str,
     outputs: dict[str, torch.Tensor],

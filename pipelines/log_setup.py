@@ -1,7 +1,8 @@
 """Log output of the CLI and of Ray workers: formats, levels, and MLflow's progress bars.
 
-Kept free of heavy imports (MLflow, Ray, torch): ``run``, ``train``, ``evaluate`` and ``import``
-configure logging and report a bad config in under a second, before any of those load.
+Kept free of heavy imports (MLflow, Ray, torch): ``run``, ``train``, ``evaluate``, ``import``
+and ``sweep`` configure logging and report a bad config in under a second, before any of those
+load.
 """
 
 from __future__ import annotations

@@ -18,15 +18,13 @@ from data.reader import SilhouetteDataset
 from data.transforms import silhouette_transform
 from models.stages import repeat_short_sequences
 from models.visualize import render_summary
+from pipelines.metric_names import RECON_IOU, RECON_MSE
 from pipelines.tracking import Tracker
 
 log = logging.getLogger(__name__)
 
 SUMMARY_SEQUENCES = 4
 SUMMARY_FRAMES = 8
-# Reconstruction quality that stages 1-2 report next to their losses.
-RECON_MSE, RECON_IOU = "quality/recon_mse", "quality/recon_iou"
-QUALITY_METRICS = (RECON_MSE, RECON_IOU)
 
 
 def quality_metrics(stage: str, outputs: dict[str, torch.Tensor], sils: torch.Tensor) -> dict[str, float]:

@@ -36,6 +36,7 @@ from pipelines import stage_outputs
 from pipelines.config import PipelineConfig, StageSection
 from pipelines.distributed import WorkerContext, barrier, broadcast_from_main, wrap_for_training
 from pipelines.job import ResumeState, WorkerJob
+from pipelines.metric_names import FRAMES_PER_S, ITERATION, LOSS_TOTAL
 from pipelines.planning import DataIdentity, StageTask
 from pipelines.tracking import (
     TAG_CODE,
@@ -216,8 +217,8 @@ class StageTrainer:
             if iteration % self.section.log_iter == 0 or iteration == self.section.total_iter:
                 elapsed = time.perf_counter() - window_start
                 metrics = {f"loss/{name}": float(value) for name, value in terms.items()}
-                metrics["loss/total"] = float(total.detach())
-                metrics["frames_per_s"] = window_frames / max(elapsed, 1e-9)
+                metrics[LOSS_TOTAL] = float(total.detach())
+                metrics[FRAMES_PER_S] = window_frames / max(elapsed, 1e-9)
                 metrics.update(stage_outputs.quality_metrics(self.stage, outputs, sils))
                 for index, group in enumerate(optimizer.param_groups):
                     metrics[f"lr/group{index}"] = group["lr"]
@@ -228,12 +229,12 @@ class StageTrainer:
                     log.info(
                         "%s iter %d/%d %s", self.stage, iteration, self.section.total_iter, _short(metrics)
                     )
-                ray.train.report({"stage": self.stage, "iteration": iteration, **metrics})
+                ray.train.report({"stage": self.stage, ITERATION: iteration, **metrics})
             if self._evaluation_due(iteration):
                 evaluation = self._evaluate(model, dataset, iteration)
                 summary.update(evaluation)
                 # Its own report, so a sweep's scheduler sees rank-1 at every eval_iter.
-                ray.train.report({"stage": self.stage, "iteration": iteration, **evaluation})
+                ray.train.report({"stage": self.stage, ITERATION: iteration, **evaluation})
             if iteration % self.section.save_iter == 0 and iteration < self.section.total_iter:
                 self._report_checkpoint(model, optimizer, scheduler, iteration, summary, finished=False)
 
@@ -290,7 +291,7 @@ class StageTrainer:
                     self.tracker.log_artifact(self.run_id, directory / file_name, "checkpoints")
                 checkpoint = ray.train.Checkpoint.from_directory(scratch)
             ray.train.report(
-                {"stage": self.stage, "iteration": iteration, "stage_finished": finished, **metrics},
+                {"stage": self.stage, ITERATION: iteration, "stage_finished": finished, **metrics},
                 checkpoint=checkpoint,
                 checkpoint_dir_name=f"{self.stage}-{iteration:06d}",
             )

@@ -1,9 +1,10 @@
 """The sweep driver: a Ray Tune sweep whose trials are pipeline runs, compared in MLflow.
 
-Order of work: validate the sweep config (bad keys, values, metric or mode fail here, before
-Ray starts), connect to MLflow and make sure the dataset exists, open (or, with ``--resume``,
-reopen) the sweep's parent run, run Tune, then close the MLflow runs of trials that ended
-early and log the trial table, the metric-vs-parameter plot and the best trial.
+Order of work: take a sweep config that ``pipelines.sweep_config.load_sweep`` has validated
+(bad keys, values, metric or mode fail there, before Ray, torch or MLflow are imported),
+connect to MLflow and make sure the dataset exists, open (or, with ``--resume``, reopen) the
+sweep's parent run, run Tune, then close the MLflow runs of trials that ended early and log
+the trial table, the metric-vs-parameter plot and the best trial.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ray import tune
 from pipelines.driver import code_version, prepare
 from pipelines.errors import PipelineError
 from pipelines.ray_runtime import ray_session
-from pipelines.sweep_config import LoadedSweep, load_sweep
+from pipelines.sweep_config import LoadedSweep
 from pipelines.sweep_leases import create_leases, release_stage_keys
 from pipelines.sweep_search import fitting_concurrency, param_space, search_algorithm, trial_scheduler
 from pipelines.sweep_summary import TAG_OUTCOME, TrialRow, summarise_sweep, trial_runs
@@ -153,10 +154,7 @@ def latest_state(loaded: LoadedSweep) -> SweepState:
     return states[-1]
 
 
-def run_sweep(
-    path: str | Path, resume: bool = False, overrides: list[str] | None = None, ray_address: str | None = None
-) -> SweepOutcome:
-    loaded = load_sweep(path, overrides)
+def run_sweep(loaded: LoadedSweep, resume: bool = False, ray_address: str | None = None) -> SweepOutcome:
     earlier = latest_state(loaded) if resume else None
     prepared = prepare(loaded.base, ray_address)
     tracker = prepared.tracker

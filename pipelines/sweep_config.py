@@ -22,7 +22,8 @@ from models.presets import resolve_config
 from pipelines.config import STAGES, PipelineConfig, load_config
 from pipelines.config_schema import assign_key, from_mapping, parse_assignment, to_mapping
 from pipelines.errors import ConfigError
-from pipelines.sweep_metrics import ITERATION, check_metric, qualified
+from pipelines.metric_names import ITERATION
+from pipelines.sweep_metrics import check_metric, qualified
 
 ALGORITHMS = ("grid", "random", "optuna")
 SCHEDULERS = ("fifo", "asha")

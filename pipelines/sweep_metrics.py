@@ -14,14 +14,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from data.evaluation import summary_metric_pattern
-from models.losses import loss_term_names
+from data.evaluation_names import summary_metric_pattern
+from models.loss_names import loss_term_names
 from pipelines.config import STAGES
 from pipelines.errors import ConfigError
-from pipelines.stage_outputs import QUALITY_METRICS
+from pipelines.metric_names import QUALITY_METRICS, STAGE_METRICS_ALWAYS
 
-ITERATION = "iteration"
-STAGE_METRICS_ALWAYS = ("loss/total", "frames_per_s", ITERATION)
 QUALITY_STAGES = ("landmark", "parsing")
 LEARNING_RATE = re.compile(r"lr/group\d+")
 

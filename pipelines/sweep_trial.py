@@ -18,10 +18,11 @@ from ray.tune.integration.ray_train import TuneReportCallback
 from pipelines.config import STAGES
 from pipelines.driver import execute, prepare
 from pipelines.log_setup import configure_worker_logging
+from pipelines.metric_names import ITERATION
 from pipelines.planning import StageTask, plan_pipeline
 from pipelines.sweep_config import LoadedSweep
 from pipelines.sweep_leases import lease_plan, release_stage_keys
-from pipelines.sweep_metrics import ITERATION, qualified, stage_result
+from pipelines.sweep_metrics import qualified, stage_result
 from pipelines.tracking import (
     TAG_ITERATION,
     TAG_KIND,

@@ -102,7 +102,7 @@ def test_round_trip_through_dict() -> None:
     assert PipelineConfig.from_dict(config.to_dict()) == config
 
 
-@pytest.mark.parametrize("command", ["run", "train", "evaluate", "import"])
+@pytest.mark.parametrize("command", ["run", "train", "evaluate", "import", "sweep"])
 def test_cli_reports_a_config_error_without_loading_torch_ray_or_mlflow(command: str) -> None:
     """Bad input is answered at once: the CLI parses options and config before heavy imports."""
     extra = {
@@ -110,9 +110,10 @@ def test_cli_reports_a_config_error_without_loading_torch_ray_or_mlflow(command:
         "evaluate": ["--run", "0123"],
         "import": ["--stage", "landmark", "x.pt"],
     }
+    config = "sweep_quickstart.yaml" if command == "sweep" else "quickstart.yaml"
     argv = [
         command,
-        str(REPO / "ray_configs" / "quickstart.yaml"),
+        str(REPO / "ray_configs" / config),
         "--set",
         "model.bogus=1",
         *extra.get(command, []),

@@ -12,6 +12,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from models import ModelConfigError
+from models.loss_names import loss_term_names
 from models.losses import LossWeights, compute_losses, cross_entropy_loss, reconstruction_loss, triplet_loss
 from pipelines.ports import free_loopback_port
 
@@ -89,6 +90,7 @@ def test_compute_losses_weights_the_stage_terms(stage, terms):
     weights = LossWeights(reconstruction=2.0, triplet=3.0, cross_entropy=0.5, triplet_margin=0.3)
     total, logged = compute_losses(stage, outputs, sils, labels, weights)
     assert terms <= set(logged)
+    assert set(logged) == set(loss_term_names(stage))  # what a sweep may name as its metric
     factors = {"reconstruction": 2.0, "part_reconstruction": 1.0, "triplet": 3.0, "cross_entropy": 0.5}
     assert total.item() == pytest.approx(sum(factors[t] * logged[t].item() for t in terms), rel=1e-6)
     assert logged["reconstruction"].item() == pytest.approx(

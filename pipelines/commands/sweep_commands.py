@@ -9,11 +9,12 @@ import sys
 
 def handle_sweep(args: argparse.Namespace) -> int:
     from pipelines.commands.train_commands import overrides_with_options
+    from pipelines.sweep_config import load_sweep
+
+    loaded = load_sweep(args.config, overrides_with_options(args))  # errors before importing Ray and torch
     from pipelines.sweep import run_sweep
 
-    outcome = run_sweep(
-        args.config, resume=args.resume, overrides=overrides_with_options(args), ray_address=args.ray_address
-    )
+    outcome = run_sweep(loaded, resume=args.resume, ray_address=args.ray_address)
     if args.json:
         json.dump(
             {
