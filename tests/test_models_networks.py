@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from models import build_model
+from models.cpu_kernels import fft_available
 from models.grouping import height_order, part_heatmaps
 from models.layers import BasicConv2d, BoxMean3x3, FrameStack
 from models.losses import LossWeights, compute_losses
@@ -233,15 +234,28 @@ def test_box_mean_equals_the_official_average_pooling():
     torch.testing.assert_close(BoxMean3x3()(x), official(x))
 
 
+@pytest.fixture
+def one_thread():
+    """NNPACK's FFT kernel is used on one intra-op thread only (oneDNN is faster on more)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.mark.parametrize(
     ("out_channels", "kernel", "padding", "input_grad"),
     [(1, 7, 3, True), (1, 7, 3, False), (1, 5, 1, True), (6, 5, 2, True)],
 )
-def test_cpu_kernels_match_torch_convolutions_and_their_gradients(out_channels, kernel, padding, input_grad):
+def test_cpu_kernels_match_torch_convolutions_and_their_gradients(
+    one_thread, out_channels, kernel, padding, input_grad
+):
     torch.manual_seed(0)
     layer = BasicConv2d(5, out_channels, kernel, 1, padding)
     assert layer.cpu_kernel is not None
     x = torch.randn(4, 5, 20, 12, requires_grad=input_grad)
+    if out_channels > 1:
+        assert fft_available(x, layer.conv.weight)
     ours = layer(x)
     reference = torch.nn.functional.conv2d(x, layer.conv.weight, padding=padding)
     torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-5)
@@ -251,3 +265,12 @@ def test_cpu_kernels_match_torch_convolutions_and_their_gradients(out_channels, 
     reference_grads = torch.autograd.grad(reference, wanted, grad)
     for mine, theirs in zip(ours_grads, reference_grads, strict=True):
         torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-4)
+
+
+def test_fft_kernel_is_left_to_onednn_on_several_threads():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert not fft_available(torch.zeros(1, 5, 8, 8), torch.zeros(6, 5, 5, 5))
+    finally:
+        torch.set_num_threads(threads)
