@@ -3,12 +3,12 @@
 Same sums of products as ``F.conv2d`` (results differ only by float rounding), chosen by
 measurement on CPU with PyTorch's oneDNN build:
 
-- ``fft_conv2d``: stride-1 "same" convolutions with kernels of 5 and more on one thread
-  (or with few channels). NNPACK's FFT kernel runs them about 1.3-2x faster than oneDNN there
-  (with more channels, oneDNN wins from two threads on), and more accurately (it is exact up
-  to float rounding, not an approximation); the input gradient is the same kind of
-  convolution with flipped weights; the weight gradient stays with oneDNN, the fastest for it.
-  (NNPACK's 3x3 kernel is Winograd, 10x less accurate: 3x3 layers keep oneDNN.)
+- ``fft_conv2d``: stride-1 "same" convolutions with kernels of 5 and more on one thread.
+  NNPACK's FFT kernel runs them about 1.3-2x faster than oneDNN there (oneDNN wins from two
+  threads on), and more accurately (it is exact up to float rounding, not an approximation);
+  the input gradient is the same kind of convolution with flipped weights; the weight
+  gradient stays with oneDNN, the fastest for it. (NNPACK's 3x3 kernel is Winograd, 10x less
+  accurate: 3x3 layers keep oneDNN.)
 - ``single_output_conv2d``: a single output channel (the refiners' last layer); oneDNN
   vectorises over output channels and runs one several times slower. Forward as a depthwise
   convolution and a channel sum, gradients as a one-to-many convolution and a matrix product.
@@ -22,24 +22,19 @@ import torch
 import torch.nn.functional as F
 
 MIN_FFT_KERNEL = 5
-# Input x output channels up to which NNPACK's FFT beats oneDNN on several threads, too.
-FFT_MAX_CHANNELS_MULTITHREADED = 256
 
 
 def fft_available(x: torch.Tensor, weight: torch.Tensor) -> bool:
-    """Whether ``fft_conv2d`` applies: float32 on CPU with NNPACK, square kernel >= 5, and either
-    one intra-op thread or few channels.
+    """Whether ``fft_conv2d`` applies: float32 on CPU with NNPACK and one intra-op thread, square
+    kernel >= 5.
 
-    NNPACK gains little or nothing from more threads where oneDNN nearly doubles. On 2 threads,
-    24 frames at 64 x 44, forward, median of 15 (one thread in brackets): 64 to 32 channels,
-    NNPACK 82 ms (86), oneDNN 61 ms (122); 32 to 32, 53 (54) against 40 (68); but 16 to 8, 13
-    (11) against 12 (20), and 8 to 8, 9 (8) against 12 (13): below about 256 input x output
-    channels (the small presets) oneDNN's threads do not pay off.
+    NNPACK gains little or nothing from more threads where oneDNN nearly doubles: on 2 threads,
+    24 frames of the refiner's 5x5 layer (64 to 32 channels, 64 x 44) took 80-94 ms forward by
+    NNPACK against 58-76 ms by oneDNN (82-97 against 112-120 ms on one thread).
     """
-    in_channels, out_channels = weight.shape[1], weight.shape[0]
     return (
         x.device.type == "cpu"
-        and (torch.get_num_threads() == 1 or in_channels * out_channels <= FFT_MAX_CHANNELS_MULTITHREADED)
+        and torch.get_num_threads() == 1
         and x.dtype == torch.float32
         and weight.shape[2] == weight.shape[3] >= MIN_FFT_KERNEL
         and torch._nnpack_available()
