@@ -15,7 +15,7 @@ bandwidth and operation rate, imposed by the kernel's block I/O controller
 EBS gp3). The local disk here is served from the host's cache at about 3 GB/s even when cold,
 which no training cluster's dataset storage matches.
 
-Input: the synthetic benchmark (``data.synth``) when it is importable, else smooth blob walkers
+Input: the synthetic benchmark (``landmarkgait.data.synth``) when it is importable, else smooth blob walkers
 pretreated like real silhouettes (random noise would be an unfair input to compression).
 
     python benchmarks/data_loading.py --subjects 8 --batches 30
@@ -39,11 +39,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from data.converters import export_pkl_tree
-from data.format import SequenceRecord, write_dataset
-from data.pretreatment import pretreat_sequence
-from data.reader import SilhouetteDataset
-from data.sampling import TripletBatchSampler
+from landmarkgait.data.converters import export_pkl_tree
+from landmarkgait.data.format import SequenceRecord, write_dataset
+from landmarkgait.data.pretreatment import pretreat_sequence
+from landmarkgait.data.reader import SilhouetteDataset
+from landmarkgait.data.sampling import TripletBatchSampler
 from storage_throttle import StorageLimit, throttled_reads
 
 TYPES = ("nm-01", "nm-02", "nm-03", "nm-04", "nm-05", "nm-06", "bg-01", "bg-02", "cl-01", "cl-02")
@@ -87,15 +87,15 @@ def build_parquet(out: Path, subjects: int, source: str, seed: int) -> str:
     """Create the Parquet dataset; returns a description of the input used."""
     if source in ("auto", "synth"):
         try:
-            from data.synth import SynthConfig, generate_dataset
+            from landmarkgait.data.synth import SynthConfig, generate_dataset
         except ImportError:
             if source == "synth":
                 raise
         else:
             generate_dataset(SynthConfig(subjects=subjects, seed=seed), out)
-            return "synthetic benchmark (data.synth)"
+            return "synthetic benchmark (landmarkgait.data.synth)"
     write_dataset(blob_records(subjects, seed), out, name="blob-walkers", source="benchmarks/data_loading.py")
-    return "blob walkers (data.synth not importable)"
+    return "blob walkers (landmarkgait.data.synth not importable)"
 
 
 def directory_size(root: Path) -> int:

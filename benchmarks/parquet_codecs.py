@@ -1,10 +1,10 @@
 """Benchmark: size and random single-sequence read time of the frames column under each Parquet codec.
 
 Writes the sequences of an existing Parquet dataset once as an OpenGait-style pickle per
-sequence and once per codec (one sequence per row group, as ``data.format`` writes), then
+sequence and once per codec (one sequence per row group, as ``landmarkgait.data.format`` writes), then
 reads every sequence in random order on one thread with a warm page cache and prints
 microseconds per sequence and the size relative to the pickle tree. It shows what the
-codec choice (``data.format.COMPRESSION``) trades between the issue's size and speed goals.
+codec choice (``landmarkgait.data.format.COMPRESSION``) trades between the issue's size and speed goals.
 
     python benchmarks/parquet_codecs.py ~/.landmarkgait/datasets/synth-quickstart
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from data.reader import SilhouetteDataset
+from landmarkgait.data.reader import SilhouetteDataset
 
 CODECS = {
     "zstd-9": {"compression": "zstd", "compression_level": 9},

@@ -55,9 +55,9 @@ def main() -> None:
 
     from mlflow.tracking import MlflowClient
 
-    from pipelines.config import load_config
-    from pipelines.driver import prepare, run_pipeline
-    from pipelines.ray_runtime import ray_session
+    from landmarkgait.pipelines.config import load_config
+    from landmarkgait.pipelines.driver.ray_runtime import ray_session
+    from landmarkgait.pipelines.driver.run import prepare, run_pipeline
 
     config = load_config(args.config, [*args.overrides, f"tracking.experiment=bench-{time.time_ns()}"])
     prepare(config)  # generate / validate the dataset outside the timed region

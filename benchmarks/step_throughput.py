@@ -35,10 +35,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from models import build_model
-from models.layers import BasicConv2d
-from models.losses import LossWeights, compute_losses
-from models.samples import walking_silhouettes
+from landmarkgait.models import build_model
+from landmarkgait.models.layers import BasicConv2d
+from landmarkgait.models.losses import LossWeights, compute_losses
+from landmarkgait.models.samples import walking_silhouettes
 
 STAGES = ("landmark", "parsing", "recognition")
 OFFICIAL_PARTS = 96

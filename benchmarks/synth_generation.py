@@ -17,9 +17,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from data.format import read_metadata
-from data.reader import SilhouetteDataset
-from data.synth import CASIA_B_TYPES, CASIA_B_VIEWS, SynthConfig, generate_dataset, render_sequence
+from landmarkgait.data.format import read_metadata
+from landmarkgait.data.reader import SilhouetteDataset
+from landmarkgait.data.synth import (
+    CASIA_B_TYPES,
+    CASIA_B_VIEWS,
+    SynthConfig,
+    generate_dataset,
+    render_sequence,
+)
 
 CASIA_B_SEQUENCES = 124 * len(CASIA_B_TYPES) * len(CASIA_B_VIEWS)
 TARGET_SECONDS = 600.0

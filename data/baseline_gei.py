@@ -3,7 +3,7 @@
 A GEI is a sequence's mean silhouette; matching GEIs by Euclidean distance is the classic
 training-free gait recogniser. It calibrates a benchmark's difficulty: whatever a learnt model
 reports should be read against it. It must not train anything or define its own protocol (it uses
-``data.evaluation``).
+``landmarkgait.data.evaluation``).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from data.errors import DataError
-from data.evaluation import GaitEvaluation, evaluate_casia_b
-from data.loader import iter_test_sequences
-from data.reader import SilhouetteDataset
+from landmarkgait.data.errors import DataError
+from landmarkgait.data.evaluation import GaitEvaluation, evaluate_casia_b
+from landmarkgait.data.loader import iter_test_sequences
+from landmarkgait.data.reader import SilhouetteDataset
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ Work is split into shard-sized chunks handled by a process pool with a progress 
 cannot be converted are skipped and reported with the reason (or fail the run with ``strict``).
 Outputs are staged beside the destination and published by one rename: an interrupted run leaves
 no partial output at the destination. Workers are spawned processes, so a script calling these
-functions needs the usual ``if __name__ == "__main__":`` guard. This module must not define the format (``data.format``),
-the pretreatment (``data.pretreatment``) or how pickles are read (``data.pickle_io``).
+functions needs the usual ``if __name__ == "__main__":`` guard. This module must not define the format (``landmarkgait.data.format``),
+the pretreatment (``landmarkgait.data.pretreatment``) or how pickles are read (``landmarkgait.data.pickle_io``).
 """
 
 from __future__ import annotations
@@ -29,18 +29,23 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from data.errors import DataError
-from data.format import (
+from landmarkgait.data.errors import DataError
+from landmarkgait.data.format import (
     DEFAULT_SEQUENCES_PER_SHARD,
     SequenceRecord,
     assemble_dataset,
     shard_file_name,
     write_shard,
 )
-from data.pickle_io import load_array_pickle, save_array_pickle
-from data.pretreatment import pretreat_sequence
-from data.reader import SilhouetteDataset
-from data.staging import check_destination, discard_staging_dir, make_staging_dir, publish_directory
+from landmarkgait.data.pickle_io import load_array_pickle, save_array_pickle
+from landmarkgait.data.pretreatment import pretreat_sequence
+from landmarkgait.data.reader import SilhouetteDataset
+from landmarkgait.data.staging import (
+    check_destination,
+    discard_staging_dir,
+    make_staging_dir,
+    publish_directory,
+)
 
 log = logging.getLogger(__name__)
 

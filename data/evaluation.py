@@ -26,8 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from data.errors import DataError
-from data.evaluation_names import (
+from landmarkgait.data.errors import DataError
+from landmarkgait.data.evaluation_names import (
     CASIA_B_CROSS_VIEW_GALLERY,
     CASIA_B_CROSS_VIEW_PROBES,
     CASIA_B_GALLERY,

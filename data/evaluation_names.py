@@ -2,14 +2,14 @@
 
 Configs, sweep files and the command line validate these names; the CLI builds its parser and
 checks a config or sweep file (``--help``, bad-input errors) without loading torch, which takes
-seconds. ``data.evaluation`` computes the numbers these names stand for.
+seconds. ``landmarkgait.data.evaluation`` computes the numbers these names stand for.
 """
 
 from __future__ import annotations
 
 import re
 
-from data.errors import DataError
+from landmarkgait.data.errors import DataError
 
 METRICS: tuple[str, ...] = ("euc", "cos")
 PROTOCOLS: tuple[str, ...] = ("casia_b", "oumvlp", "open")

@@ -25,8 +25,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from data.errors import DataError
-from data.staging import check_destination, discard_staging_dir, make_staging_dir, publish_directory
+from landmarkgait.data.errors import DataError
+from landmarkgait.data.staging import (
+    check_destination,
+    discard_staging_dir,
+    make_staging_dir,
+    publish_directory,
+)
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +274,7 @@ def assemble_dataset(
 
     Validates every row (including frame lengths), computes the content fingerprint, writes
     ``_common_metadata`` and renames ``shard_dir`` to ``out`` (``shard_dir`` must be on the same
-    filesystem, e.g. from ``data.staging.make_staging_dir(out)``). On failure ``shard_dir`` is left
+    filesystem, e.g. from ``landmarkgait.data.staging.make_staging_dir(out)``). On failure ``shard_dir`` is left
     as it was for the caller to discard; ``out`` is never half-written.
     """
     shard_dir, out = Path(shard_dir), Path(out)

@@ -15,11 +15,11 @@ from itertools import count
 import numpy as np
 import torch
 
-from data.errors import DataError
-from data.format import SequenceRecord
-from data.reader import SilhouetteDataset
-from data.sampling import TripletBatchSampler, check_sharding, frame_rng, sample_frame_indices
-from data.transforms import silhouette_transform
+from landmarkgait.data.errors import DataError
+from landmarkgait.data.format import SequenceRecord
+from landmarkgait.data.reader import SilhouetteDataset
+from landmarkgait.data.sampling import TripletBatchSampler, check_sharding, frame_rng, sample_frame_indices
+from landmarkgait.data.transforms import silhouette_transform
 
 TRAIN_SAMPLE_TYPES = ("fixed_ordered", "fixed_unordered")
 _TEST_READ_CHUNK = 16

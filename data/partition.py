@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from data.errors import DataError
-from data.reader import SilhouetteDataset
+from landmarkgait.data.errors import DataError
+from landmarkgait.data.reader import SilhouetteDataset
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from data.errors import DataError
+from landmarkgait.data.errors import DataError
 
 
 def _latin1_bytes(text: str, encoding: str) -> bytes:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from data.errors import DataError
+from landmarkgait.data.errors import DataError
 
 # A frame whose pixel values sum to at most this holds no silhouette (OpenGait's threshold).
 MIN_FRAME_SUM = 10000

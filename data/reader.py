@@ -19,8 +19,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from data.errors import DataError
-from data.format import (
+from landmarkgait.data.errors import DataError
+from landmarkgait.data.format import (
     SequenceKey,
     SequenceRecord,
     binary_values,
@@ -44,7 +44,7 @@ class _Location(NamedTuple):
 class SilhouetteDataset:
     """A dataset directory opened for reading; ``dataset[i]`` is a ``SequenceRecord``.
 
-    Opening runs the structural checks of ``data.format.read_index``; each row's frame length is
+    Opening runs the structural checks of ``landmarkgait.data.format.read_index``; each row's frame length is
     checked when the row is read. ``cache_bytes`` > 0 keeps recently read row groups (decoded) in
     memory up to that many bytes. ``read_many`` decodes up to ``read_threads`` row groups at once:
     decompression dominates a read and pyarrow runs it without the GIL, while training, which

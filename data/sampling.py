@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from data.errors import DataError
+from landmarkgait.data.errors import DataError
 
 FRAME_SAMPLERS = ("fixed_ordered", "fixed_unordered", "all_ordered")
 

@@ -14,7 +14,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from data.errors import DataError
+from landmarkgait.data.errors import DataError
 
 
 def check_destination(out: Path, *, overwrite: bool) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from data.errors import DataError
+from landmarkgait.data.errors import DataError
 
 
 def cut_width(width: int) -> int:

@@ -1,9 +1,9 @@
 """LandmarkGait networks (LandmarkNet, ParsingNet, PMBC-Net), their losses, checkpoints and helpers.
 
 ``build_model(stage, preset, **overrides)`` is the entry point; configs are typed dataclasses
-(``models.config``), presets are named data (``models.presets``).
+(``landmarkgait.models.config``), presets are named data (``landmarkgait.models.presets``).
 
-Names are imported on first use (PEP 562), so that importing ``models.errors`` — as every CLI
+Names are imported on first use (PEP 562), so that importing ``landmarkgait.models.errors`` — as every CLI
 command does — does not pay for importing torch.
 """
 
@@ -13,22 +13,28 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from models.build import build_from_config, build_model
-    from models.config import STAGES, LandmarkConfig, ModelConfig, ParsingConfig, RecognitionConfig
-    from models.errors import ModelConfigError
-    from models.presets import list_presets, resolve_config
+    from landmarkgait.models.build import build_from_config, build_model
+    from landmarkgait.models.config import (
+        STAGES,
+        LandmarkConfig,
+        ModelConfig,
+        ParsingConfig,
+        RecognitionConfig,
+    )
+    from landmarkgait.models.errors import ModelConfigError
+    from landmarkgait.models.presets import list_presets, resolve_config
 
 _HOMES = {
-    "build_from_config": "models.build",
-    "build_model": "models.build",
-    "STAGES": "models.config",
-    "LandmarkConfig": "models.config",
-    "ModelConfig": "models.config",
-    "ParsingConfig": "models.config",
-    "RecognitionConfig": "models.config",
-    "ModelConfigError": "models.errors",
-    "list_presets": "models.presets",
-    "resolve_config": "models.presets",
+    "build_from_config": "landmarkgait.models.build",
+    "build_model": "landmarkgait.models.build",
+    "STAGES": "landmarkgait.models.config",
+    "LandmarkConfig": "landmarkgait.models.config",
+    "ModelConfig": "landmarkgait.models.config",
+    "ParsingConfig": "landmarkgait.models.config",
+    "RecognitionConfig": "landmarkgait.models.config",
+    "ModelConfigError": "landmarkgait.models.errors",
+    "list_presets": "landmarkgait.models.presets",
+    "resolve_config": "landmarkgait.models.presets",
 }
 
 __all__ = [

@@ -9,11 +9,11 @@ from typing import Any
 
 from torch import nn
 
-from models.config import ModelConfig
-from models.layers import init_parameters
-from models.presets import resolve_config
-from models.recognition import RecognitionModel
-from models.stages import LandmarkModel, ParsingModel
+from landmarkgait.models.config import ModelConfig
+from landmarkgait.models.layers import init_parameters
+from landmarkgait.models.presets import resolve_config
+from landmarkgait.models.recognition import RecognitionModel
+from landmarkgait.models.stages import LandmarkModel, ParsingModel
 
 MODEL_CLASSES: dict[str, type[nn.Module]] = {
     "landmark": LandmarkModel,

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from models.errors import ModelConfigError
+from landmarkgait.models.errors import ModelConfigError
 
 log = logging.getLogger(__name__)
 

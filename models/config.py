@@ -2,7 +2,7 @@
 
 A config is plain data: it is validated once when created (bad values raise
 ``ModelConfigError`` naming the field), flattened with ``to_dict()`` for MLflow params, and
-read by the model builders. It must not build modules or know about presets (``models.presets``).
+read by the model builders. It must not build modules or know about presets (``landmarkgait.models.presets``).
 
 Field names and their official (``configs/landmarkgait/*.yaml``) equivalents:
 
@@ -34,7 +34,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from models.errors import ModelConfigError
+from landmarkgait.models.errors import ModelConfigError
 
 GROUPINGS = ("official", "mean")
 HEADS = ("bn", "bnneck")

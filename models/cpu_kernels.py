@@ -13,7 +13,7 @@ measurement on CPU with PyTorch's oneDNN build:
   vectorises over output channels and runs one several times slower. Forward as a depthwise
   convolution and a channel sum, gradients as a one-to-many convolution and a matrix product.
 
-This module must not know about networks; ``models.layers`` decides where each kernel is used.
+This module must not know about networks; ``landmarkgait.models.layers`` decides where each kernel is used.
 """
 
 from __future__ import annotations

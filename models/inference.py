@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from models.checkpoint import unwrap
-from models.errors import ModelConfigError
+from landmarkgait.models.checkpoint import unwrap
+from landmarkgait.models.errors import ModelConfigError
 
 
 def embed(model: nn.Module, sequences: Sequence[torch.Tensor], batch_size: int = 8) -> torch.Tensor:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from models.config import ModelConfig
-from models.layers import BasicConv2d, FrameStack
+from landmarkgait.models.config import ModelConfig
+from landmarkgait.models.layers import BasicConv2d, FrameStack
 
 
 class FrameEncoder(nn.Module):

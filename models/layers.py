@@ -11,14 +11,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.cpu_kernels import MIN_FFT_KERNEL, fft_conv2d, single_output_conv2d
+from landmarkgait.models.cpu_kernels import MIN_FFT_KERNEL, fft_conv2d, single_output_conv2d
 
 
 class BasicConv2d(nn.Module):
     """Bias-free 2D convolution; the child is called ``conv`` as in OpenGait.
 
     On CPU, stride-1 convolutions with large kernels and single-output convolutions run on
-    the faster kernels of ``models.cpu_kernels`` (same sums, float rounding aside).
+    the faster kernels of ``landmarkgait.models.cpu_kernels`` (same sums, float rounding aside).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int, padding: int):

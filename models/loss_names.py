@@ -1,13 +1,13 @@
 """Names of the loss terms each stage reports, importable without torch.
 
 A sweep checks, before any trial starts, that the metric it optimises is one a stage reports;
-the command line answers a bad sweep file without loading torch. ``models.losses`` computes
+the command line answers a bad sweep file without loading torch. ``landmarkgait.models.losses`` computes
 these terms.
 """
 
 from __future__ import annotations
 
-from models.config import check_stage
+from landmarkgait.models.config import check_stage
 
 
 def loss_term_names(stage: str) -> tuple[str, ...]:

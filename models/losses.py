@@ -22,9 +22,9 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from models.config import check_stage
-from models.errors import ModelConfigError
-from models.stages import repeat_short_sequences
+from landmarkgait.models.config import check_stage
+from landmarkgait.models.errors import ModelConfigError
+from landmarkgait.models.stages import repeat_short_sequences
 
 RECONSTRUCTION_SCALE = 10.0
 

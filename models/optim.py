@@ -13,9 +13,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from models.checkpoint import unwrap
-from models.config import check_stage
-from models.errors import ModelConfigError
+from landmarkgait.models.checkpoint import unwrap
+from landmarkgait.models.config import check_stage
+from landmarkgait.models.errors import ModelConfigError
 
 BACKBONE = "Backbone"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from models.config import STAGE_CONFIGS, ModelConfig, check_stage
-from models.errors import ModelConfigError
+from landmarkgait.models.config import STAGE_CONFIGS, ModelConfig, check_stage
+from landmarkgait.models.errors import ModelConfigError
 
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},

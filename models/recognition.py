@@ -12,10 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.config import RecognitionConfig
-from models.layers import BasicConv3d, BoxMean3x3, GeMHPP, SeparateBNNecks, SeparateFCs
-from models.parsing import PartMasks
-from models.stages import ParsingModel
+from landmarkgait.models.config import RecognitionConfig
+from landmarkgait.models.layers import BasicConv3d, BoxMean3x3, GeMHPP, SeparateBNNecks, SeparateFCs
+from landmarkgait.models.parsing import PartMasks
+from landmarkgait.models.stages import ParsingModel
 
 # The classifier weights ``[parts, channels, classes]`` of each head, by their checkpoint names.
 CLASSIFIER_WEIGHTS = ("Head1.fc_bin", "BNNecks.fc_bin")

@@ -1,7 +1,7 @@
 """Deterministic walker-like silhouette clips for smoke tests, benchmarks and examples.
 
 A head, a torso and two swinging legs per frame, so that landmarks, parts and masks have
-something body-shaped to work on. Not a dataset (see ``data.synth`` for the benchmark data).
+something body-shaped to work on. Not a dataset (see ``landmarkgait.data.synth`` for the benchmark data).
 """
 
 from __future__ import annotations

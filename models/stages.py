@@ -13,11 +13,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models.config import LandmarkConfig, ParsingConfig
-from models.errors import ModelConfigError
-from models.grouping import height_order, part_heatmaps, part_sizes
-from models.landmarknet import LandmarkCodes, LandmarkNet, Refiner
-from models.parsing import PartMasks, part_masks
+from landmarkgait.models.config import LandmarkConfig, ParsingConfig
+from landmarkgait.models.errors import ModelConfigError
+from landmarkgait.models.grouping import height_order, part_heatmaps, part_sizes
+from landmarkgait.models.landmarknet import LandmarkCodes, LandmarkNet, Refiner
+from landmarkgait.models.parsing import PartMasks, part_masks
 
 MIN_FRAMES = 3
 

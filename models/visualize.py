@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import torch
 
-from models.stages import repeat_short_sequences
+from landmarkgait.models.stages import repeat_short_sequences
 
 # RGB colours of the head, upper and lower body masks.
 PART_COLOURS = np.array([[230, 60, 60], [60, 200, 60], [60, 110, 240]], dtype=np.float32)

@@ -1,7 +1,7 @@
 """Entry point of the ``landmarkgait`` command: builds the parser tree and dispatches.
 
 It only wires subcommand modules together, sets up logging and turns user errors into
-one-line messages; every subcommand lives in ``pipelines.commands``.
+one-line messages; every subcommand lives in ``landmarkgait.pipelines.commands``.
 """
 
 from __future__ import annotations
@@ -12,18 +12,21 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from pipelines.errors import USER_ERRORS
-from pipelines.log_setup import configure_logging
+from landmarkgait.pipelines.errors import USER_ERRORS
+from landmarkgait.pipelines.log_setup import configure_logging
 
 log = logging.getLogger("landmarkgait")
 
 # Modules adding subcommands under ``landmarkgait data ...``.
-DATA_COMMAND_MODULES = ("pipelines.commands.data_commands", "pipelines.commands.synth_commands")
+DATA_COMMAND_MODULES = (
+    "landmarkgait.pipelines.commands.data_commands",
+    "landmarkgait.pipelines.commands.synth_commands",
+)
 # Modules adding top-level subcommands.
 TOP_COMMAND_MODULES = (
-    "pipelines.commands.baseline_commands",
-    "pipelines.commands.train_commands",
-    "pipelines.commands.sweep_commands",
+    "landmarkgait.pipelines.commands.baseline_commands",
+    "landmarkgait.pipelines.commands.train_commands",
+    "landmarkgait.pipelines.commands.sweep_commands",
 )
 
 

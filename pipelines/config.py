@@ -17,9 +17,9 @@ from typing import Any
 
 import yaml
 
-from data.evaluation_names import METRICS, PROTOCOLS
-from pipelines.config_schema import apply_override, flatten, from_mapping, to_mapping
-from pipelines.errors import ConfigError
+from landmarkgait.data.evaluation_names import METRICS, PROTOCOLS
+from landmarkgait.pipelines.config_schema import apply_override, flatten, from_mapping, to_mapping
+from landmarkgait.pipelines.errors import ConfigError
 
 STAGES: tuple[str, ...] = ("landmark", "parsing", "recognition")
 SAMPLE_TYPES = ("fixed_ordered", "fixed_unordered")
@@ -36,7 +36,7 @@ def landmarkgait_home() -> Path:
 
 @dataclass
 class SyntheticSection:
-    """Arguments of ``data.synth.generate_dataset`` used when ``data.path`` does not exist yet."""
+    """Arguments of ``landmarkgait.data.synth.generate_dataset`` used when ``data.path`` does not exist yet."""
 
     subjects: int = 124
     views: list[str] | None = None
@@ -51,7 +51,7 @@ class DataSection:
     """The Parquet dataset and how workers read it.
 
     ``cache_bytes`` bounds each worker's cache of decoded row groups; ``read_threads`` row groups
-    of a batch are decoded at once (``data.reader.SilhouetteDataset``), on cores that idle while
+    of a batch are decoded at once (``landmarkgait.data.reader.SilhouetteDataset``), on cores that idle while
     a worker reads its batch between steps.
     """
 

@@ -1,7 +1,7 @@
 """Typed, validated loading of nested dataclass configs from plain mappings.
 
 Only the mechanics live here (mapping -> dataclass tree, ``key.path=value`` overrides, flattening
-for MLflow params); the pipeline's own sections are declared in ``pipelines.config``. Every error
+for MLflow params); the pipeline's own sections are declared in ``landmarkgait.pipelines.config``. Every error
 names the dotted key at fault and what was expected.
 """
 
@@ -15,7 +15,7 @@ from typing import Any, TypeVar, Union
 
 import yaml
 
-from pipelines.errors import ConfigError
+from landmarkgait.pipelines.errors import ConfigError
 
 T = TypeVar("T")
 

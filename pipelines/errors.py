@@ -7,8 +7,8 @@ the CLI treats all of them alike (see ``USER_ERRORS``).
 
 from __future__ import annotations
 
-from data.errors import DataError
-from models.errors import ModelConfigError
+from landmarkgait.data.errors import DataError
+from landmarkgait.models.errors import ModelConfigError
 
 
 class PipelineError(Exception):

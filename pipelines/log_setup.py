@@ -13,7 +13,7 @@ import sys
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 DATE_FORMAT = "%H:%M:%S"
-OUR_PACKAGES = ("pipelines", "models", "data")
+OUR_PACKAGES = ("landmarkgait",)
 
 # MLflow's artifact download bars redraw their line with carriage returns. Ray forwards worker
 # output by lines and log files keep every redraw, so each bar ends up as one garbled line.

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from cluster_helpers import BIN, RayHead, http_ok, stop_process, wait_until
 
-from pipelines.ports import free_loopback_port
+from landmarkgait.pipelines.driver.ports import free_loopback_port
 
 # A session-private Ray token, set before any test module imports Ray (Ray reads it once) and
 # inherited by every child process: CLI subprocesses, `ray start`, `ray job submit`. Ray's
@@ -136,7 +136,7 @@ def micro_dataset(ray_cluster: RayHead, landmarkgait_home: Path) -> Path:
     Short sequences (10-14 frames, above the 8 a training batch samples): every pipeline test
     evaluates all frames of its 120 test sequences.
     """
-    from data.synth import SynthConfig, generate_dataset
+    from landmarkgait.data.synth import SynthConfig, generate_dataset
 
     config = SynthConfig(subjects=8, views=MICRO_VIEWS, min_frames=10, max_frames=14, seed=0)
     return generate_dataset(config, landmarkgait_home / "datasets" / "micro")

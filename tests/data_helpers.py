@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data.format import SequenceRecord
+from landmarkgait.data.format import SequenceRecord
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -58,9 +58,9 @@ def write_opengait_pkl_tree(root: Path, records: Sequence[SequenceRecord]) -> li
 
 
 def run_cli(*args: str, **kwargs: object) -> subprocess.CompletedProcess:
-    """``landmarkgait ARGS`` as a subprocess (``python -m pipelines.cli``), output captured as text."""
+    """``landmarkgait ARGS`` as a subprocess (``python -m landmarkgait.pipelines.cli``), output captured as text."""
     return subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", *map(str, args)],
+        [sys.executable, "-m", "landmarkgait.pipelines.cli", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=300,

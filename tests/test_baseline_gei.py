@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data.baseline_gei import evaluate_gei_baseline, gait_energy_image
-from data.errors import DataError
-from data.format import write_dataset
-from data.reader import SilhouetteDataset
-from data.synth import SynthConfig, default_partition
-from data.synth.generator import subject_records
+from landmarkgait.data.baseline_gei import evaluate_gei_baseline, gait_energy_image
+from landmarkgait.data.errors import DataError
+from landmarkgait.data.format import write_dataset
+from landmarkgait.data.reader import SilhouetteDataset
+from landmarkgait.data.synth import SynthConfig, default_partition
+from landmarkgait.data.synth.generator import subject_records
 
 CONFIG = SynthConfig(
     subjects=6, types=("nm-01", "nm-02", "nm-05", "bg-01", "cl-01"), views=("072", "090", "108"),
@@ -62,7 +62,7 @@ def test_cli_json_and_partition_file(dataset_path: Path, tmp_path: Path) -> None
     csv_path, png_path = tmp_path / "gei.csv", tmp_path / "gei.png"
     result = subprocess.run(
         [
-            sys.executable, "-m", "pipelines.cli", "baseline", "gei", str(dataset_path), "--json",
+            sys.executable, "-m", "landmarkgait.pipelines.cli", "baseline", "gei", str(dataset_path), "--json",
             "--partition", str(partition), "--csv", str(csv_path), "--heatmap", str(png_path),
         ],
         capture_output=True, text=True, timeout=300,
@@ -76,7 +76,7 @@ def test_cli_json_and_partition_file(dataset_path: Path, tmp_path: Path) -> None
 
 
 def test_cli_table_output_and_missing_dataset(dataset_path: Path, tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "pipelines.cli", "baseline", "gei"]
+    command = [sys.executable, "-m", "landmarkgait.pipelines.cli", "baseline", "gei"]
     result = subprocess.run([*command, str(dataset_path)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "NM: rank-1" in result.stdout and "probe\\gallery" in result.stdout

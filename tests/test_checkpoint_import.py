@@ -16,14 +16,14 @@ import torch
 from cluster_helpers import run_cli, write_micro_config
 from mlflow.tracking import MlflowClient
 
-from models import build_model
-from models.checkpoint import load_opengait_checkpoint
-from models.errors import ModelConfigError
-from pipelines.checkpoint_import import import_stage_checkpoint
-from pipelines.config import load_config
-from pipelines.datasets import describe_dataset
-from pipelines.planning import plan_pipeline, stage_keys
-from pipelines.tracking import Tracker
+from landmarkgait.models import build_model
+from landmarkgait.models.checkpoint import load_opengait_checkpoint
+from landmarkgait.models.errors import ModelConfigError
+from landmarkgait.pipelines.config import load_config
+from landmarkgait.pipelines.driver.checkpoint_import import import_stage_checkpoint
+from landmarkgait.pipelines.driver.datasets import describe_dataset
+from landmarkgait.pipelines.driver.planning import plan_pipeline, stage_keys
+from landmarkgait.pipelines.tracking.tracker import Tracker
 
 ITERATION = 123
 

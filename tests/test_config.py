@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.config import PipelineConfig, load_config
-from pipelines.errors import ConfigError
+from landmarkgait.pipelines.config import PipelineConfig, load_config
+from landmarkgait.pipelines.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_CONFIGS = sorted((REPO / "ray_configs").glob("*.yaml"))
@@ -120,7 +120,7 @@ def test_cli_reports_a_config_error_without_loading_torch_ray_or_mlflow(command:
     ]
     probe = (
         "import sys\n"
-        "from pipelines.cli import main\n"
+        "from landmarkgait.pipelines.cli import main\n"
         f"code = main({argv!r})\n"
         "print(code, sorted({'torch', 'ray', 'mlflow'} & set(sys.modules)))\n"
     )

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from data_helpers import REPO, make_records, run_cli, write_opengait_pkl_tree
 
-from data.format import list_shards
+from landmarkgait.data.format import list_shards
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,17 @@ def test_interrupted_conversion_leaves_no_output(tmp_path: Path) -> None:
     os.mkfifo(stuck)
     destination = tmp_path / "ds"
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "data", "convert-pkl", tree, destination, "--workers", "2"],
+        [
+            sys.executable,
+            "-m",
+            "landmarkgait.pipelines.cli",
+            "data",
+            "convert-pkl",
+            tree,
+            destination,
+            "--workers",
+            "2",
+        ],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 from data_helpers import make_records
 
-from data.errors import DataError
-from data.format import (
+from landmarkgait.data.errors import DataError
+from landmarkgait.data.format import (
     FORMAT_VERSION,
     METADATA_FILE,
     METADATA_KEY,
@@ -25,7 +25,7 @@ from data.format import (
     write_dataset,
     write_shard,
 )
-from data.reader import SilhouetteDataset
+from landmarkgait.data.reader import SilhouetteDataset
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ import pytest
 import torch
 from data_helpers import make_records
 
-from data.errors import DataError
-from data.format import write_dataset
-from data.loader import TrainBatchLoader, iter_test_sequences
-from data.partition import Partition, load_partition, resolve_partition
-from data.reader import SilhouetteDataset
-from data.transforms import silhouette_transform
+from landmarkgait.data.errors import DataError
+from landmarkgait.data.format import write_dataset
+from landmarkgait.data.loader import TrainBatchLoader, iter_test_sequences
+from landmarkgait.data.partition import Partition, load_partition, resolve_partition
+from landmarkgait.data.reader import SilhouetteDataset
+from landmarkgait.data.transforms import silhouette_transform
 
 SUBJECTS = ("001", "002", "003", "004", "005")
 
@@ -153,7 +153,7 @@ def test_loader_shards_inside_ray_workers(dataset: SilhouetteDataset, ray_cluste
     @ray.remote(num_cpus=0)
     def rank_batch(shipped: SilhouetteDataset, rank: int) -> tuple[torch.Tensor, list[int]]:
         # Only the installed package is importable in Ray workers, not this test module.
-        from data.loader import TrainBatchLoader
+        from landmarkgait.data.loader import TrainBatchLoader
 
         loader = TrainBatchLoader(
             shipped, ["003", "001", "002"], P=2, K=4, frames=4, seed=11, rank=rank, world_size=2

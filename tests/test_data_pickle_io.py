@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data.errors import DataError
-from data.pickle_io import load_array_pickle, save_array_pickle
+from landmarkgait.data.errors import DataError
+from landmarkgait.data.pickle_io import load_array_pickle, save_array_pickle
 
 
 class _RunsACommand:

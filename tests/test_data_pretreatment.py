@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from data.errors import DataError
-from data.pretreatment import MIN_FRAME_SUM, pretreat_sequence
+from landmarkgait.data.errors import DataError
+from landmarkgait.data.pretreatment import MIN_FRAME_SUM, pretreat_sequence
 
 
 def _frame(height: int, width: int, rows: slice, columns: slice, value: int = 255) -> np.ndarray:

@@ -7,8 +7,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from data.errors import DataError
-from data.sampling import (
+from landmarkgait.data.errors import DataError
+from landmarkgait.data.sampling import (
     TripletBatchSampler,
     all_ordered,
     fixed_ordered,
@@ -16,7 +16,7 @@ from data.sampling import (
     frame_rng,
     sample_frame_indices,
 )
-from data.transforms import silhouette_transform
+from landmarkgait.data.transforms import silhouette_transform
 
 # 6 subjects with 5..10 sequences each; indices are unique across subjects.
 SEQUENCES = {f"{s:03d}": list(range(100 * s, 100 * s + 5 + s)) for s in range(6)}

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-import data.evaluation as evaluation
-from data.errors import DataError
-from data.evaluation import (
+import landmarkgait.data.evaluation as evaluation
+from landmarkgait.data.errors import DataError
+from landmarkgait.data.evaluation import (
     evaluate_casia_b,
     evaluate_open_set,
     evaluate_oumvlp,

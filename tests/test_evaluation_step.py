@@ -8,11 +8,11 @@ import pytest
 import torch
 from data_helpers import make_records
 
-from data.format import write_dataset
-from data.reader import SilhouetteDataset
-from models import build_model
-from pipelines.distributed import WorkerContext
-from pipelines.evaluation_step import embed_shard
+from landmarkgait.data.format import write_dataset
+from landmarkgait.data.reader import SilhouetteDataset
+from landmarkgait.models import build_model
+from landmarkgait.pipelines.worker.distributed import WorkerContext
+from landmarkgait.pipelines.worker.evaluation import embed_shard
 
 TEST_SUBJECTS = ("004", "005")
 
@@ -32,7 +32,7 @@ def test_each_rank_embeds_its_share_and_reports_progress(
     model = build_model("recognition", "micro", num_classes=3)
     test_indices = [i for i, entry in enumerate(dataset.entries) if entry.subject in TEST_SUBJECTS]
     shares = []
-    with caplog.at_level(logging.INFO, logger="pipelines.evaluation_step"):
+    with caplog.at_level(logging.INFO, logger="landmarkgait.pipelines.worker.evaluation"):
         for rank in range(2):
             context = WorkerContext(rank, 2, torch.device("cpu"))
             indices, embeddings = embed_shard(

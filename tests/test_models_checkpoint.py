@@ -7,14 +7,14 @@ import collections
 import pytest
 import torch
 
-from models import ModelConfigError, build_model
-from models.checkpoint import (
+from landmarkgait.models import ModelConfigError, build_model
+from landmarkgait.models.checkpoint import (
     init_from_upstream,
     load_opengait_checkpoint,
     read_checkpoint,
     save_opengait_checkpoint,
 )
-from models.optim import build_optimizer, build_scheduler
+from landmarkgait.models.optim import build_optimizer, build_scheduler
 
 
 def trained_state(stage: str, **overrides):
@@ -134,7 +134,7 @@ def test_optimizer_groups_and_freezing_follow_the_official_stages():
 
 @pytest.mark.parametrize("head", ["bn", "bnneck"])
 def test_the_class_count_is_read_from_a_recognition_checkpoint(head):
-    from models.recognition import classifier_classes
+    from landmarkgait.models.recognition import classifier_classes
 
     model = build_model("recognition", "micro", num_classes=7, head=head)
     assert classifier_classes(model.state_dict()) == 7

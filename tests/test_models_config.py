@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-import models
-from models import ModelConfigError, build_model, list_presets, resolve_config
-from models.config import RecognitionConfig
-from models.grouping import OFFICIAL_SPLITS, part_sizes
+from landmarkgait import models
+from landmarkgait.models import ModelConfigError, build_model, list_presets, resolve_config
+from landmarkgait.models.config import RecognitionConfig
+from landmarkgait.models.grouping import OFFICIAL_SPLITS, part_sizes
 
 REFERENCE = Path(models.__file__).parent / "reference"
 

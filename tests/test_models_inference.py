@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from models import ModelConfigError, build_model
-from models.inference import embed
-from models.samples import walking_silhouettes as walkers
-from models.visualize import render_summary
+from landmarkgait.models import ModelConfigError, build_model
+from landmarkgait.models.inference import embed
+from landmarkgait.models.samples import walking_silhouettes as walkers
+from landmarkgait.models.visualize import render_summary
 
 
 def test_embeddings_are_what_each_sequence_gets_alone():

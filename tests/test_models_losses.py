@@ -11,10 +11,16 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from models import ModelConfigError
-from models.loss_names import loss_term_names
-from models.losses import LossWeights, compute_losses, cross_entropy_loss, reconstruction_loss, triplet_loss
-from pipelines.ports import free_loopback_port
+from landmarkgait.models import ModelConfigError
+from landmarkgait.models.loss_names import loss_term_names
+from landmarkgait.models.losses import (
+    LossWeights,
+    compute_losses,
+    cross_entropy_loss,
+    reconstruction_loss,
+    triplet_loss,
+)
+from landmarkgait.pipelines.driver.ports import free_loopback_port
 
 
 def brute_force_triplet(embeddings: torch.Tensor, labels: list[int], margin: float) -> list[float]:

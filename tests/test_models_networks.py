@@ -6,14 +6,14 @@ import kornia
 import pytest
 import torch
 
-from models import build_model
-from models.cpu_kernels import fft_available
-from models.grouping import height_order, part_heatmaps
-from models.layers import BasicConv2d, BoxMean3x3, FrameStack
-from models.losses import LossWeights, compute_losses
-from models.parsing import dilate, part_masks
-from models.recognition import support_window
-from models.samples import walking_silhouettes as walkers
+from landmarkgait.models import build_model
+from landmarkgait.models.cpu_kernels import fft_available
+from landmarkgait.models.grouping import height_order, part_heatmaps
+from landmarkgait.models.layers import BasicConv2d, BoxMean3x3, FrameStack
+from landmarkgait.models.losses import LossWeights, compute_losses
+from landmarkgait.models.parsing import dilate, part_masks
+from landmarkgait.models.recognition import support_window
+from landmarkgait.models.samples import walking_silhouettes as walkers
 
 
 @pytest.mark.parametrize("num_landmark", [20, 25, 30, 35, 7])

@@ -17,8 +17,8 @@ import pytest
 from cluster_helpers import BIN, REPO, RayHead, run_cli, stop_process, wait_until, write_micro_config
 from mlflow.tracking import MlflowClient
 
-from pipelines.config import load_config
-from pipelines.driver import PipelineOutcome, run_pipeline
+from landmarkgait.pipelines.config import load_config
+from landmarkgait.pipelines.driver.run import PipelineOutcome, run_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -148,12 +148,12 @@ def test_an_imported_run_evaluated_on_other_data_logs_to_a_nested_run_and_leaves
     (so another classifier size): the results land in a new evaluation run nested under it."""
     import torch
 
-    from data.format import read_metadata
-    from data.synth import SynthConfig, generate_dataset
-    from models.checkpoint import read_checkpoint
-    from pipelines.checkpoint_import import import_stage_checkpoint
-    from pipelines.datasets import describe_dataset
-    from pipelines.tracking import Tracker
+    from landmarkgait.data.format import read_metadata
+    from landmarkgait.data.synth import SynthConfig, generate_dataset
+    from landmarkgait.models.checkpoint import read_checkpoint
+    from landmarkgait.pipelines.driver.checkpoint_import import import_stage_checkpoint
+    from landmarkgait.pipelines.driver.datasets import describe_dataset
+    from landmarkgait.pipelines.tracking.tracker import Tracker
 
     recognition = first_run.stage_runs["recognition"]
     client = MlflowClient(mlflow_server)

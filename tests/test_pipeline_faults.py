@@ -17,7 +17,7 @@ import pytest
 from cluster_helpers import BIN, REPO, RayHead, run_cli, wait_until, write_micro_config
 from mlflow.tracking import MlflowClient
 
-from pipelines.ports import free_loopback_port
+from landmarkgait.pipelines.driver.ports import free_loopback_port
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,7 @@ import yaml
 from cluster_helpers import BIN, REPO, RayHead, run_cli, wait_until, write_micro_config
 from mlflow.tracking import MlflowClient
 
-from pipelines.sweep_metrics import stage_reports
+from landmarkgait.pipelines.sweep.metrics import stage_reports
 
 pytestmark = pytest.mark.slow
 

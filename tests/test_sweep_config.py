@@ -11,9 +11,14 @@ from cluster_helpers import REPO, run_cli
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 
-from pipelines.errors import ConfigError
-from pipelines.sweep_config import load_sweep
-from pipelines.sweep_search import fitting_concurrency, param_space, search_algorithm, trial_scheduler
+from landmarkgait.pipelines.errors import ConfigError
+from landmarkgait.pipelines.sweep.config import load_sweep
+from landmarkgait.pipelines.sweep.search import (
+    fitting_concurrency,
+    param_space,
+    search_algorithm,
+    trial_scheduler,
+)
 
 
 def write(tmp_path: Path, **sweep: Any) -> Path:

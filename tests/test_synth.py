@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data.baseline_gei import gait_energy_image
-from data.errors import DataError
-from data.format import list_shards, read_metadata, validate_dataset
-from data.reader import SilhouetteDataset
-from data.synth import SynthConfig, default_partition, generate_dataset, render_sequence
+from landmarkgait.data.baseline_gei import gait_energy_image
+from landmarkgait.data.errors import DataError
+from landmarkgait.data.format import list_shards, read_metadata, validate_dataset
+from landmarkgait.data.reader import SilhouetteDataset
+from landmarkgait.data.synth import SynthConfig, default_partition, generate_dataset, render_sequence
 
 TYPES = ("nm-01", "nm-02", "nm-05", "bg-01", "cl-01")
 VIEWS = ("018", "090")
@@ -157,7 +157,10 @@ def test_render_sequence_rejects_unknown_keys() -> None:
 
 def _cli(*arguments: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", *arguments], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "landmarkgait.pipelines.cli", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from data.synth.capsules import Capsules, Part, stack_capsules
-from data.synth.motion import Skeleton
+from landmarkgait.data.synth.capsules import Capsules, Part, stack_capsules
+from landmarkgait.data.synth.motion import Skeleton
 
 
 @dataclass(frozen=True)

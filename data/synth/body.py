@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from data.synth.capsules import Capsules, Part, stack_capsules
+from landmarkgait.data.synth.capsules import Capsules, Part, stack_capsules
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from data.synth.body import BodyShape
-from data.synth.capsules import Capsules, Part, stack_capsules
-from data.synth.motion import Skeleton
+from landmarkgait.data.synth.body import BodyShape
+from landmarkgait.data.synth.capsules import Capsules, Part, stack_capsules
+from landmarkgait.data.synth.motion import Skeleton
 
 BAG_KINDS = ("backpack", "shoulder", "hand")
 _DOWN = np.array([0.0, -1.0, 0.0])

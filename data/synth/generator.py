@@ -20,22 +20,22 @@ from typing import Any
 
 import numpy as np
 
-from data.errors import DataError
-from data.format import SequenceRecord, ShardInfo, assemble_dataset, shard_file_name, write_shard
-from data.pretreatment import pretreat_sequence
-from data.staging import check_destination, discard_staging_dir, make_staging_dir
-from data.synth.artefacts import (
+from landmarkgait.data.errors import DataError
+from landmarkgait.data.format import SequenceRecord, ShardInfo, assemble_dataset, shard_file_name, write_shard
+from landmarkgait.data.pretreatment import pretreat_sequence
+from landmarkgait.data.staging import check_destination, discard_staging_dir, make_staging_dir
+from landmarkgait.data.synth.artefacts import (
     fail_frames,
     failed_frames,
     sample_shadow,
     segmentation_artefacts,
     shadow_capsules,
 )
-from data.synth.body import body_capsules, sample_subject, vary_for_sequence
-from data.synth.capsules import Capsules, concat_capsules
-from data.synth.clothing import Outfit, sample_bag, sample_coat, vary_coat
-from data.synth.motion import posture_drift, walk
-from data.synth.render import Camera, render_silhouettes
+from landmarkgait.data.synth.body import body_capsules, sample_subject, vary_for_sequence
+from landmarkgait.data.synth.capsules import Capsules, concat_capsules
+from landmarkgait.data.synth.clothing import Outfit, sample_bag, sample_coat, vary_coat
+from landmarkgait.data.synth.motion import posture_drift, walk
+from landmarkgait.data.synth.render import Camera, render_silhouettes
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from data.synth.body import BodyShape, GaitStyle
+from landmarkgait.data.synth.body import BodyShape, GaitStyle
 
 FRAMES_PER_SECOND = 25.0  # CASIA-B's frame rate
 

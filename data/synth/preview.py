@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from data.errors import DataError
-from data.evaluation import write_bytes_atomically
-from data.reader import SilhouetteDataset
+from landmarkgait.data.errors import DataError
+from landmarkgait.data.evaluation import write_bytes_atomically
+from landmarkgait.data.reader import SilhouetteDataset
 
 
 def contact_sheet(

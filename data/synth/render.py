@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from data.synth.capsules import Capsules
+from landmarkgait.data.synth.capsules import Capsules
 
 _UP = np.array([0.0, 1.0, 0.0])
 

@@ -1,6 +1,6 @@
 """``landmarkgait baseline gei``: the training-free GEI + nearest-neighbour baseline.
 
-Parses arguments, calls ``data.baseline_gei`` and prints or writes the evaluation. No
+Parses arguments, calls ``landmarkgait.data.baseline_gei`` and prints or writes the evaluation. No
 evaluation logic lives here.
 """
 
@@ -11,7 +11,7 @@ import json
 import math
 from pathlib import Path
 
-from data.evaluation_names import METRICS
+from landmarkgait.data.evaluation_names import METRICS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -54,9 +54,9 @@ def _print_help(parser: argparse.ArgumentParser) -> int:
 
 
 def _gei(args: argparse.Namespace) -> int:
-    from data.baseline_gei import evaluate_gei_baseline
-    from data.partition import resolve_partition
-    from data.reader import SilhouetteDataset
+    from landmarkgait.data.baseline_gei import evaluate_gei_baseline
+    from landmarkgait.data.partition import resolve_partition
+    from landmarkgait.data.reader import SilhouetteDataset
 
     dataset = SilhouetteDataset(args.dataset)
     partition = resolve_partition(dataset, args.partition)

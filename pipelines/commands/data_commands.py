@@ -1,6 +1,6 @@
 """``landmarkgait data convert-pkl | convert-frames | export-pkl | inspect | validate``.
 
-Parses arguments, calls ``data.converters`` / ``data.summary`` / ``data.format`` and prints the
+Parses arguments, calls ``landmarkgait.data.converters`` / ``landmarkgait.data.summary`` / ``landmarkgait.data.format`` and prints the
 outcome. No conversion or validation logic lives here.
 """
 
@@ -11,16 +11,16 @@ import json
 import sys
 from pathlib import Path
 
-from data.converters import (
+from landmarkgait.data.converters import (
     DEFAULT_WORKERS,
     ConversionReport,
     convert_frame_tree,
     convert_pkl_tree,
     export_pkl_tree,
 )
-from data.errors import DataError
-from data.format import DEFAULT_SEQUENCES_PER_SHARD, validate_dataset
-from data.summary import summarize_dataset
+from landmarkgait.data.errors import DataError
+from landmarkgait.data.format import DEFAULT_SEQUENCES_PER_SHARD, validate_dataset
+from landmarkgait.data.summary import summarize_dataset
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

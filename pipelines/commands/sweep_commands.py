@@ -1,4 +1,4 @@
-"""``landmarkgait sweep``: parse options, call ``pipelines.sweep``, print the trial table."""
+"""``landmarkgait sweep``: parse options, call ``landmarkgait.pipelines.sweep.driver``, print the trial table."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import sys
 
 
 def handle_sweep(args: argparse.Namespace) -> int:
-    from pipelines.commands.train_commands import overrides_with_options
-    from pipelines.sweep_config import load_sweep
+    from landmarkgait.pipelines.commands.train_commands import overrides_with_options
+    from landmarkgait.pipelines.sweep.config import load_sweep
 
     loaded = load_sweep(args.config, overrides_with_options(args))  # errors before importing Ray and torch
-    from pipelines.sweep import run_sweep
+    from landmarkgait.pipelines.sweep.driver import run_sweep
 
     outcome = run_sweep(loaded, resume=args.resume, ray_address=args.ray_address)
     if args.json:
@@ -74,7 +74,7 @@ def print_table(outcome) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from pipelines.commands.train_commands import add_common_options
+    from landmarkgait.pipelines.commands.train_commands import add_common_options
 
     sweep = subparsers.add_parser(
         "sweep",

@@ -1,6 +1,6 @@
 """``landmarkgait data synth | preview``: generate the synthetic benchmark and look at it.
 
-Parses arguments, calls ``data.synth`` and prints the outcome. No generation logic lives here.
+Parses arguments, calls ``landmarkgait.data.synth`` and prints the outcome. No generation logic lives here.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import argparse
 import time
 from pathlib import Path
 
-from data.synth import CASIA_B_TYPES, CASIA_B_VIEWS, SynthConfig, generate_dataset
+from landmarkgait.data.synth import CASIA_B_TYPES, CASIA_B_VIEWS, SynthConfig, generate_dataset
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -103,7 +103,7 @@ def _comma_list(text: str) -> tuple[str, ...]:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from data.format import read_metadata
+    from landmarkgait.data.format import read_metadata
 
     config = SynthConfig(
         subjects=args.subjects,
@@ -129,8 +129,8 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _preview(args: argparse.Namespace) -> int:
-    from data.reader import SilhouetteDataset
-    from data.synth.preview import contact_sheet
+    from landmarkgait.data.reader import SilhouetteDataset
+    from landmarkgait.data.synth.preview import contact_sheet
 
     out = contact_sheet(
         SilhouetteDataset(args.dataset), args.out, subject=args.subject, frames_per_cell=args.frames

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from pipelines.config import STAGES, PipelineConfig, load_config
+from landmarkgait.pipelines.config import STAGES, PipelineConfig, load_config
 
 
 def add_common_options(
@@ -69,7 +69,7 @@ def print_outcome(outcome, as_json: bool = False) -> None:
 
 def handle_run(args: argparse.Namespace) -> int:
     config = load_with_options(args)  # config errors before the seconds of importing torch, Ray, MLflow
-    from pipelines.driver import run_pipeline
+    from landmarkgait.pipelines.driver.run import run_pipeline
 
     outcome = run_pipeline(config, force=args.force, ray_address=args.ray_address)
     print_outcome(outcome, args.json)
@@ -78,7 +78,7 @@ def handle_run(args: argparse.Namespace) -> int:
 
 def handle_train(args: argparse.Namespace) -> int:
     config = load_with_options(args)
-    from pipelines.driver import run_pipeline
+    from landmarkgait.pipelines.driver.run import run_pipeline
 
     outcome = run_pipeline(
         config,
@@ -93,7 +93,7 @@ def handle_train(args: argparse.Namespace) -> int:
 
 def handle_evaluate(args: argparse.Namespace) -> int:
     config = load_with_options(args)
-    from pipelines.driver import evaluate_recognition_run
+    from landmarkgait.pipelines.driver.run import evaluate_recognition_run
 
     outcome = evaluate_recognition_run(config, args.run, ray_address=args.ray_address)
     if not args.json and outcome.pipeline_run_id not in outcome.stage_runs.values():
@@ -106,7 +106,7 @@ def handle_evaluate(args: argparse.Namespace) -> int:
 
 def handle_import(args: argparse.Namespace) -> int:
     config = load_with_options(args)
-    from pipelines.checkpoint_import import import_stage_checkpoint
+    from landmarkgait.pipelines.driver.checkpoint_import import import_stage_checkpoint
 
     outcome = import_stage_checkpoint(config, args.stage, args.checkpoint, ray_address=args.ray_address)
     if args.json:

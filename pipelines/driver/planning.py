@@ -15,10 +15,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from pipelines.config import STAGES, PipelineConfig
-from pipelines.config_schema import to_mapping
-from pipelines.errors import PipelineError
-from pipelines.tracking import TAG_STAGE, TAG_STAGE_KEY, StageRunInfo, Tracker
+from landmarkgait.pipelines.config import STAGES, PipelineConfig
+from landmarkgait.pipelines.config_schema import to_mapping
+from landmarkgait.pipelines.errors import PipelineError
+from landmarkgait.pipelines.tracking.tracker import TAG_STAGE, TAG_STAGE_KEY, StageRunInfo, Tracker
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, Searcher
 
-from pipelines.errors import ConfigError
-from pipelines.sweep_config import LoadedSweep, ParameterSpec
+from landmarkgait.pipelines.errors import ConfigError
+from landmarkgait.pipelines.sweep.config import LoadedSweep, ParameterSpec
 
 log = logging.getLogger(__name__)
 

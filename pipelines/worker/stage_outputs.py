@@ -14,12 +14,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from data.reader import SilhouetteDataset
-from data.transforms import silhouette_transform
-from models.stages import repeat_short_sequences
-from models.visualize import render_summary
-from pipelines.metric_names import RECON_IOU, RECON_MSE
-from pipelines.tracking import Tracker
+from landmarkgait.data.reader import SilhouetteDataset
+from landmarkgait.data.transforms import silhouette_transform
+from landmarkgait.models.stages import repeat_short_sequences
+from landmarkgait.models.visualize import render_summary
+from landmarkgait.pipelines.metric_names import RECON_IOU, RECON_MSE
+from landmarkgait.pipelines.tracking.tracker import Tracker
 
 log = logging.getLogger(__name__)
 

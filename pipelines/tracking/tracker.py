@@ -22,8 +22,8 @@ import mlflow
 from mlflow.entities import Metric, Param, Run, RunStatus
 from mlflow.tracking import MlflowClient
 
-from pipelines.config import STAGES, TrackingSection, landmarkgait_home
-from pipelines.errors import PipelineError
+from landmarkgait.pipelines.config import STAGES, TrackingSection, landmarkgait_home
+from landmarkgait.pipelines.errors import PipelineError
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,12 @@ from typing import Any
 import ray.train
 import torch
 
-from models.checkpoint import read_checkpoint
-from pipelines.distributed import WorkerContext
-from pipelines.job import ResumeState, WorkerJob
-from pipelines.log_setup import configure_worker_logging
-from pipelines.stage_trainer import ResumePoint, StageTrainer, build_stage_model
-from pipelines.tracking import TAG_ITERATION, Tracker
+from landmarkgait.models.checkpoint import read_checkpoint
+from landmarkgait.pipelines.log_setup import configure_worker_logging
+from landmarkgait.pipelines.tracking.tracker import TAG_ITERATION, Tracker
+from landmarkgait.pipelines.worker.distributed import WorkerContext
+from landmarkgait.pipelines.worker.job import ResumeState, WorkerJob
+from landmarkgait.pipelines.worker.stage_trainer import ResumePoint, StageTrainer, build_stage_model
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +84,9 @@ def evaluate_run(job: WorkerJob, context: WorkerContext, tracker: Tracker) -> No
     """
     import tempfile
 
-    from models.checkpoint import load_opengait_checkpoint, model_state, read_checkpoint
-    from models.recognition import classifier_classes
-    from pipelines.evaluation_step import evaluate_on_workers
+    from landmarkgait.models.checkpoint import load_opengait_checkpoint, model_state, read_checkpoint
+    from landmarkgait.models.recognition import classifier_classes
+    from landmarkgait.pipelines.worker.evaluation import evaluate_on_workers
 
     assert job.evaluate_run_id is not None and job.evaluation_run_id is not None
     with tempfile.TemporaryDirectory(prefix="landmarkgait-eval-ckpt-") as scratch:

@@ -1,7 +1,7 @@
 """Training of one LandmarkGait stage on one Ray Train worker: build, resume, loop, checkpoint.
 
 It composes the pieces without knowing their insides: ``models`` builds the network, its losses
-and optimiser; ``data`` draws this rank's share of each P x K batch; ``pipelines.tracking`` logs
+and optimiser; ``data`` draws this rank's share of each P x K batch; ``landmarkgait.pipelines.tracking.tracker`` logs
 to the stage's MLflow run (rank 0 only); ``ray.train.report`` persists checkpoints so that a
 restarted worker group continues at the saved iteration.
 """
@@ -19,10 +19,10 @@ import ray.train
 import torch
 from torch import nn
 
-from data.loader import TrainBatchLoader
-from data.reader import SilhouetteDataset
-from models import build_model
-from models.checkpoint import (
+from landmarkgait.data.loader import TrainBatchLoader
+from landmarkgait.data.reader import SilhouetteDataset
+from landmarkgait.models import build_model
+from landmarkgait.models.checkpoint import (
     init_from_upstream,
     load_opengait_checkpoint,
     model_state,
@@ -30,15 +30,12 @@ from models.checkpoint import (
     save_opengait_checkpoint,
     unwrap,
 )
-from models.losses import LossWeights, compute_losses
-from models.optim import build_optimizer, build_scheduler
-from pipelines import stage_outputs
-from pipelines.config import PipelineConfig, StageSection
-from pipelines.distributed import WorkerContext, barrier, broadcast_from_main, wrap_for_training
-from pipelines.job import ResumeState, WorkerJob
-from pipelines.metric_names import FRAMES_PER_S, ITERATION, LOSS_TOTAL
-from pipelines.planning import DataIdentity, StageTask
-from pipelines.tracking import (
+from landmarkgait.models.losses import LossWeights, compute_losses
+from landmarkgait.models.optim import build_optimizer, build_scheduler
+from landmarkgait.pipelines.config import PipelineConfig, StageSection
+from landmarkgait.pipelines.driver.planning import DataIdentity, StageTask
+from landmarkgait.pipelines.metric_names import FRAMES_PER_S, ITERATION, LOSS_TOTAL
+from landmarkgait.pipelines.tracking.tracker import (
     TAG_CODE,
     TAG_DATA,
     TAG_ITERATION,
@@ -50,6 +47,14 @@ from pipelines.tracking import (
     TAG_UPSTREAM,
     Tracker,
 )
+from landmarkgait.pipelines.worker import stage_outputs
+from landmarkgait.pipelines.worker.distributed import (
+    WorkerContext,
+    barrier,
+    broadcast_from_main,
+    wrap_for_training,
+)
+from landmarkgait.pipelines.worker.job import ResumeState, WorkerJob
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +253,7 @@ class StageTrainer:
         return iteration == self.section.total_iter or (every > 0 and iteration % every == 0)
 
     def _evaluate(self, model: nn.Module, dataset: SilhouetteDataset, iteration: int) -> dict[str, float]:
-        from pipelines.evaluation_step import evaluate_on_workers
+        from landmarkgait.pipelines.worker.evaluation import evaluate_on_workers
 
         started = time.perf_counter()
         summary = evaluate_on_workers(

@@ -1,7 +1,7 @@
 """Evaluation of a recognition model on the workers: embed in parallel, apply the protocol once.
 
 Each rank embeds its share of the test sequences (all frames, one sequence's embedding
-independent of its batch-mates); rank 0 gathers them, runs the protocol of ``data.evaluation``
+independent of its batch-mates); rank 0 gathers them, runs the protocol of ``landmarkgait.data.evaluation``
 and logs metrics, the per-view CSV and heatmap to the stage's MLflow run.
 """
 
@@ -16,14 +16,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from data.evaluation import GaitEvaluation, evaluate_protocol
-from data.loader import iter_test_sequences
-from data.reader import SilhouetteDataset
-from data.transforms import silhouette_transform
-from models.inference import embed
-from pipelines.distributed import WorkerContext, broadcast_from_main, gather_to_main
-from pipelines.job import WorkerJob
-from pipelines.tracking import Tracker
+from landmarkgait.data.evaluation import GaitEvaluation, evaluate_protocol
+from landmarkgait.data.loader import iter_test_sequences
+from landmarkgait.data.reader import SilhouetteDataset
+from landmarkgait.data.transforms import silhouette_transform
+from landmarkgait.models.inference import embed
+from landmarkgait.pipelines.tracking.tracker import Tracker
+from landmarkgait.pipelines.worker.distributed import WorkerContext, broadcast_from_main, gather_to_main
+from landmarkgait.pipelines.worker.job import WorkerJob
 
 log = logging.getLogger(__name__)
 

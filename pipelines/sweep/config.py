@@ -17,13 +17,13 @@ from typing import Any
 
 import yaml
 
-from models.errors import ModelConfigError
-from models.presets import resolve_config
-from pipelines.config import STAGES, PipelineConfig, load_config
-from pipelines.config_schema import assign_key, from_mapping, parse_assignment, to_mapping
-from pipelines.errors import ConfigError
-from pipelines.metric_names import ITERATION
-from pipelines.sweep_metrics import check_metric, qualified
+from landmarkgait.models.errors import ModelConfigError
+from landmarkgait.models.presets import resolve_config
+from landmarkgait.pipelines.config import STAGES, PipelineConfig, load_config
+from landmarkgait.pipelines.config_schema import assign_key, from_mapping, parse_assignment, to_mapping
+from landmarkgait.pipelines.errors import ConfigError
+from landmarkgait.pipelines.metric_names import ITERATION
+from landmarkgait.pipelines.sweep.metrics import check_metric, qualified
 
 ALGORITHMS = ("grid", "random", "optuna")
 SCHEDULERS = ("fifo", "asha")

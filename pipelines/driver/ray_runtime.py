@@ -29,7 +29,7 @@ from collections.abc import Iterator
 import ray
 from ray._private import ray_constants
 
-from pipelines.ports import free_loopback_port
+from landmarkgait.pipelines.driver.ports import free_loopback_port
 
 log = logging.getLogger(__name__)
 

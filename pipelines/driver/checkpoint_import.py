@@ -20,16 +20,14 @@ import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from data.reader import SilhouetteDataset
-from models.checkpoint import load_opengait_checkpoint, read_checkpoint
-from models.errors import ModelConfigError
-from pipelines.config import STAGES, PipelineConfig
-from pipelines.driver import code_version, prepare
-from pipelines.errors import PipelineError
-from pipelines.planning import stage_keys
-from pipelines.stage_outputs import log_pytorch_model, log_visual_summary
-from pipelines.stage_trainer import SAVE_NAMES, build_stage_model
-from pipelines.tracking import (
+from landmarkgait.data.reader import SilhouetteDataset
+from landmarkgait.models.checkpoint import load_opengait_checkpoint, read_checkpoint
+from landmarkgait.models.errors import ModelConfigError
+from landmarkgait.pipelines.config import STAGES, PipelineConfig
+from landmarkgait.pipelines.driver.planning import stage_keys
+from landmarkgait.pipelines.driver.run import code_version, prepare
+from landmarkgait.pipelines.errors import PipelineError
+from landmarkgait.pipelines.tracking.tracker import (
     CHECKPOINT_DIR,
     TAG_CHECKPOINT_SHA256,
     TAG_CODE,
@@ -43,6 +41,8 @@ from pipelines.tracking import (
     TAG_UPSTREAM,
     Tracker,
 )
+from landmarkgait.pipelines.worker.stage_outputs import log_pytorch_model, log_visual_summary
+from landmarkgait.pipelines.worker.stage_trainer import SAVE_NAMES, build_stage_model
 
 log = logging.getLogger(__name__)
 

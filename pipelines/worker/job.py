@@ -10,9 +10,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from data.reader import SilhouetteDataset
-from pipelines.config import PipelineConfig
-from pipelines.planning import DataIdentity, StageTask
+from landmarkgait.data.reader import SilhouetteDataset
+from landmarkgait.pipelines.config import PipelineConfig
+from landmarkgait.pipelines.driver.planning import DataIdentity, StageTask
 
 RESUME_STATE_FILE = "landmarkgait_state.json"
 

@@ -14,11 +14,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from data.evaluation_names import summary_metric_pattern
-from models.loss_names import loss_term_names
-from pipelines.config import STAGES
-from pipelines.errors import ConfigError
-from pipelines.metric_names import QUALITY_METRICS, STAGE_METRICS_ALWAYS
+from landmarkgait.data.evaluation_names import summary_metric_pattern
+from landmarkgait.models.loss_names import loss_term_names
+from landmarkgait.pipelines.config import STAGES
+from landmarkgait.pipelines.errors import ConfigError
+from landmarkgait.pipelines.metric_names import QUALITY_METRICS, STAGE_METRICS_ALWAYS
 
 QUALITY_STAGES = ("landmark", "parsing")
 LEARNING_RATE = re.compile(r"lr/group\d+")

@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from data.format import read_metadata
-from data.partition import resolve_partition
-from data.reader import SilhouetteDataset
-from pipelines.config import DataSection
-from pipelines.errors import PipelineError
-from pipelines.planning import DataIdentity
-from pipelines.ray_runtime import ray_session
+from landmarkgait.data.format import read_metadata
+from landmarkgait.data.partition import resolve_partition
+from landmarkgait.data.reader import SilhouetteDataset
+from landmarkgait.pipelines.config import DataSection
+from landmarkgait.pipelines.driver.planning import DataIdentity
+from landmarkgait.pipelines.driver.ray_runtime import ray_session
+from landmarkgait.pipelines.errors import PipelineError
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def ensure_dataset(section: DataSection, ray_address: str | None = None) -> Path
             f"'landmarkgait data convert-pkl SRC {path}' or raw frames with "
             f"'landmarkgait data convert-frames SRC {path}', or set data.synthetic to generate it on first use."
         )
-    from data.synth import SynthConfig, generate_dataset
+    from landmarkgait.data.synth import SynthConfig, generate_dataset
 
     synthetic = section.synthetic
     options = {

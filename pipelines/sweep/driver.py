@@ -1,6 +1,6 @@
 """The sweep driver: a Ray Tune sweep whose trials are pipeline runs, compared in MLflow.
 
-Order of work: take a sweep config that ``pipelines.sweep_config.load_sweep`` has validated
+Order of work: take a sweep config that ``landmarkgait.pipelines.sweep.config.load_sweep`` has validated
 (bad keys, values, metric or mode fail there, before Ray, torch or MLflow are imported),
 connect to MLflow and make sure the dataset exists, open (or, with ``--resume``, reopen) the
 sweep's parent run, run Tune, then close the MLflow runs of trials that ended early and log
@@ -24,15 +24,20 @@ from typing import Any
 import ray
 from ray import tune
 
-from pipelines.driver import code_version, prepare
-from pipelines.errors import PipelineError
-from pipelines.ray_runtime import ray_session
-from pipelines.sweep_config import LoadedSweep
-from pipelines.sweep_leases import create_leases, release_stage_keys
-from pipelines.sweep_search import fitting_concurrency, param_space, search_algorithm, trial_scheduler
-from pipelines.sweep_summary import TAG_OUTCOME, TrialRow, summarise_sweep, trial_runs
-from pipelines.sweep_trial import SweepContext, run_trial
-from pipelines.tracking import (
+from landmarkgait.pipelines.driver.ray_runtime import ray_session
+from landmarkgait.pipelines.driver.run import code_version, prepare
+from landmarkgait.pipelines.errors import PipelineError
+from landmarkgait.pipelines.sweep.config import LoadedSweep
+from landmarkgait.pipelines.sweep.leases import create_leases, release_stage_keys
+from landmarkgait.pipelines.sweep.search import (
+    fitting_concurrency,
+    param_space,
+    search_algorithm,
+    trial_scheduler,
+)
+from landmarkgait.pipelines.sweep.summary import TAG_OUTCOME, TrialRow, summarise_sweep, trial_runs
+from landmarkgait.pipelines.sweep.trial import SweepContext, run_trial
+from landmarkgait.pipelines.tracking.tracker import (
     TAG_CODE,
     TAG_DATA,
     TAG_KIND,

@@ -20,14 +20,13 @@ import mlflow
 from ray.train import FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchConfig, TorchTrainer
 
-import pipelines
-from pipelines.config import STAGES, PipelineConfig
-from pipelines.datasets import describe_dataset, ensure_dataset
-from pipelines.errors import PipelineError
-from pipelines.job import WorkerJob
-from pipelines.planning import DataIdentity, StageTask, plan_pipeline
-from pipelines.ray_runtime import ray_session
-from pipelines.tracking import (
+import landmarkgait
+from landmarkgait.pipelines.config import STAGES, PipelineConfig
+from landmarkgait.pipelines.driver.datasets import describe_dataset, ensure_dataset
+from landmarkgait.pipelines.driver.planning import DataIdentity, StageTask, plan_pipeline
+from landmarkgait.pipelines.driver.ray_runtime import ray_session
+from landmarkgait.pipelines.errors import PipelineError
+from landmarkgait.pipelines.tracking.tracker import (
     TAG_CODE,
     TAG_DATA,
     TAG_EVALUATED_RUN,
@@ -37,7 +36,8 @@ from pipelines.tracking import (
     Tracker,
     stage_link_tag,
 )
-from pipelines.worker_loop import train_loop_per_worker
+from landmarkgait.pipelines.worker.job import WorkerJob
+from landmarkgait.pipelines.worker.loop import train_loop_per_worker
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +55,11 @@ class PipelineOutcome:
 
 def code_version() -> str:
     """Package version plus the git commit of the source tree when there is one."""
-    version = getattr(pipelines, "__version__", "0")
+    version = landmarkgait.__version__
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
-            cwd=Path(pipelines.__file__).parent,
+            cwd=Path(landmarkgait.__file__).parent,
             capture_output=True,
             text=True,
             timeout=5,

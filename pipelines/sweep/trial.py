@@ -15,15 +15,15 @@ from typing import Any
 from ray import tune
 from ray.tune.integration.ray_train import TuneReportCallback
 
-from pipelines.config import STAGES
-from pipelines.driver import execute, prepare
-from pipelines.log_setup import configure_worker_logging
-from pipelines.metric_names import ITERATION
-from pipelines.planning import StageTask, plan_pipeline
-from pipelines.sweep_config import LoadedSweep
-from pipelines.sweep_leases import lease_plan, release_stage_keys
-from pipelines.sweep_metrics import qualified, stage_result
-from pipelines.tracking import (
+from landmarkgait.pipelines.config import STAGES
+from landmarkgait.pipelines.driver.planning import StageTask, plan_pipeline
+from landmarkgait.pipelines.driver.run import execute, prepare
+from landmarkgait.pipelines.log_setup import configure_worker_logging
+from landmarkgait.pipelines.metric_names import ITERATION
+from landmarkgait.pipelines.sweep.config import LoadedSweep
+from landmarkgait.pipelines.sweep.leases import lease_plan, release_stage_keys
+from landmarkgait.pipelines.sweep.metrics import qualified, stage_result
+from landmarkgait.pipelines.tracking.tracker import (
     TAG_ITERATION,
     TAG_KIND,
     TAG_SWEEP,

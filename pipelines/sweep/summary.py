@@ -16,9 +16,9 @@ from typing import Any
 
 from mlflow.entities import Run
 
-from pipelines.config import STAGES
-from pipelines.sweep_config import LoadedSweep
-from pipelines.tracking import TAG_NOTE, TAG_SWEEP, TAG_TRIAL, Tracker, stage_links
+from landmarkgait.pipelines.config import STAGES
+from landmarkgait.pipelines.sweep.config import LoadedSweep
+from landmarkgait.pipelines.tracking.tracker import TAG_NOTE, TAG_SWEEP, TAG_TRIAL, Tracker, stage_links
 
 TAG_BEST = "landmarkgait.sweep.best"
 TAG_BEST_TRIAL = "landmarkgait.sweep.best_trial_run_id"

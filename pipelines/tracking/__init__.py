@@ -1,0 +1,1 @@
+"""The one facade over MLflow: runs, tags, metrics, artifacts and the queries that find them."""

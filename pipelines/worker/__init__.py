@@ -1,0 +1,1 @@
+"""Code that runs on a Ray Train worker: the stage loop, checkpoints, evaluation on the workers."""
