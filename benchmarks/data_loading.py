@@ -39,11 +39,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from landmarkgait.data.converters import export_pkl_tree
-from landmarkgait.data.format import SequenceRecord, write_dataset
+from landmarkgait.data.converters.to_pkl import export_pkl_tree
+from landmarkgait.data.format import SequenceRecord
 from landmarkgait.data.pretreatment import pretreat_sequence
 from landmarkgait.data.reader import SilhouetteDataset
 from landmarkgait.data.sampling import TripletBatchSampler
+from landmarkgait.data.writer import write_dataset
 from storage_throttle import StorageLimit, throttled_reads
 
 TYPES = ("nm-01", "nm-02", "nm-03", "nm-04", "nm-05", "nm-06", "bg-01", "bg-02", "cl-01", "cl-02")
@@ -87,7 +88,8 @@ def build_parquet(out: Path, subjects: int, source: str, seed: int) -> str:
     """Create the Parquet dataset; returns a description of the input used."""
     if source in ("auto", "synth"):
         try:
-            from landmarkgait.data.synth import SynthConfig, generate_dataset
+            from landmarkgait.data.synth.config import SynthConfig
+            from landmarkgait.data.synth.generator import generate_dataset
         except ImportError:
             if source == "synth":
                 raise

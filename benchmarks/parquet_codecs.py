@@ -1,7 +1,7 @@
 """Benchmark: size and random single-sequence read time of the frames column under each Parquet codec.
 
 Writes the sequences of an existing Parquet dataset once as an OpenGait-style pickle per
-sequence and once per codec (one sequence per row group, as ``landmarkgait.data.format`` writes), then
+sequence and once per codec (one sequence per row group, as ``landmarkgait.data.writer`` writes), then
 reads every sequence in random order on one thread with a warm page cache and prints
 microseconds per sequence and the size relative to the pickle tree. It shows what the
 codec choice (``landmarkgait.data.format.COMPRESSION``) trades between the issue's size and speed goals.

@@ -37,8 +37,9 @@ from torch import nn
 
 from landmarkgait.models import build_model
 from landmarkgait.models.layers import BasicConv2d
-from landmarkgait.models.losses import LossWeights, compute_losses
+from landmarkgait.models.losses import compute_losses
 from landmarkgait.models.samples import walking_silhouettes
+from landmarkgait.models.training_config import LossWeights
 
 STAGES = ("landmark", "parsing", "recognition")
 OFFICIAL_PARTS = 96

@@ -19,13 +19,8 @@ from pathlib import Path
 
 from landmarkgait.data.format import read_metadata
 from landmarkgait.data.reader import SilhouetteDataset
-from landmarkgait.data.synth import (
-    CASIA_B_TYPES,
-    CASIA_B_VIEWS,
-    SynthConfig,
-    generate_dataset,
-    render_sequence,
-)
+from landmarkgait.data.synth.config import CASIA_B_TYPES, CASIA_B_VIEWS, SynthConfig
+from landmarkgait.data.synth.generator import generate_dataset, render_sequence
 
 CASIA_B_SEQUENCES = 124 * len(CASIA_B_TYPES) * len(CASIA_B_VIEWS)
 TARGET_SECONDS = 600.0

@@ -18,10 +18,10 @@ import torch
 from landmarkgait.data.errors import DataError
 from landmarkgait.data.format import SequenceRecord
 from landmarkgait.data.reader import SilhouetteDataset
+from landmarkgait.data.sampler_config import TRAIN_SAMPLE_TYPES
 from landmarkgait.data.sampling import TripletBatchSampler, check_sharding, frame_rng, sample_frame_indices
 from landmarkgait.data.transforms import silhouette_transform
 
-TRAIN_SAMPLE_TYPES = ("fixed_ordered", "fixed_unordered")
 _TEST_READ_CHUNK = 16
 
 

@@ -9,14 +9,13 @@ not learn other pickle contents (dicts, tensors, custom classes): foreign pickle
 from __future__ import annotations
 
 import codecs
-import os
 import pickle
-import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from landmarkgait.data.atomic import atomic_path
 from landmarkgait.data.errors import DataError
 
 
@@ -95,10 +94,5 @@ def save_array_pickle(array: np.ndarray, path: Path) -> None:
     path = Path(path)
     if not array.flags.writeable or not array.flags.c_contiguous:
         array = np.array(array, order="C", copy=True)
-    temp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
-    try:
-        with temp.open("wb") as handle:
-            pickle.dump(array, handle, protocol=pickle.DEFAULT_PROTOCOL)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
+    with atomic_path(path) as temporary, temporary.open("wb") as handle:
+        pickle.dump(array, handle, protocol=pickle.DEFAULT_PROTOCOL)

@@ -26,8 +26,8 @@ from landmarkgait.data.format import (
     binary_values,
     check_frame_bytes,
     open_parquet,
-    read_index,
 )
+from landmarkgait.data.index import read_index
 
 __all__ = ["SequenceKey", "SilhouetteDataset"]
 
@@ -44,7 +44,7 @@ class _Location(NamedTuple):
 class SilhouetteDataset:
     """A dataset directory opened for reading; ``dataset[i]`` is a ``SequenceRecord``.
 
-    Opening runs the structural checks of ``landmarkgait.data.format.read_index``; each row's frame length is
+    Opening runs the structural checks of ``landmarkgait.data.index.read_index``; each row's frame length is
     checked when the row is read. ``cache_bytes`` > 0 keeps recently read row groups (decoded) in
     memory up to that many bytes. ``read_many`` decodes up to ``read_threads`` row groups at once:
     decompression dominates a read and pyarrow runs it without the GIL, while training, which

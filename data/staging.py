@@ -3,7 +3,7 @@
 Writers fill a hidden staging directory next to the destination and publish it with one rename,
 so a destination path either holds a complete result or nothing: an interrupted or failed write
 leaves at most a hidden ``.<name>.tmp-*`` directory behind. This module must not know what the
-directories contain.
+directories contain; single files are replaced by ``landmarkgait.data.atomic``.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from landmarkgait.data.errors import DataError
@@ -26,11 +28,21 @@ def check_destination(out: Path, *, overwrite: bool) -> None:
         )
 
 
-def make_staging_dir(out: Path) -> Path:
-    """Create an empty hidden directory beside ``out`` (same filesystem, so publishing is a rename)."""
+@contextmanager
+def staging_dir(out: Path) -> Iterator[Path]:
+    """Yield an empty hidden directory beside ``out`` (same filesystem, so publishing is a rename).
+
+    The directory is removed when the block fails or is interrupted (Ctrl-C included); publishing
+    it (``publish_directory``, ``landmarkgait.data.writer.assemble_dataset``) renames it away.
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def publish_directory(staging: Path, out: Path, *, overwrite: bool) -> Path:
@@ -52,8 +64,3 @@ def publish_directory(staging: Path, out: Path, *, overwrite: bool) -> Path:
     else:
         retired.unlink()
     return out
-
-
-def discard_staging_dir(staging: Path) -> None:
-    """Remove a staging directory after a failed or interrupted write."""
-    shutil.rmtree(staging, ignore_errors=True)

@@ -1,7 +1,7 @@
 """Summaries of a dataset for people and scripts: what is in it and how big it is.
 
 Backs ``landmarkgait data inspect``. Reads only the index (no frames), so it is fast on any size.
-It must not validate frame contents (``landmarkgait.data.format.validate_dataset`` does) or print.
+It must not validate frame contents (``landmarkgait.data.validation.validate_dataset`` does) or print.
 """
 
 from __future__ import annotations

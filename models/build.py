@@ -1,6 +1,6 @@
 """``build_model``: a stage's network from a preset and overrides, initialised as OpenGait does.
 
-This module must not hold network code; it maps a stage name to its config and class.
+This module must not hold network code; the stage registry says which class a config builds.
 """
 
 from __future__ import annotations
@@ -10,16 +10,10 @@ from typing import Any
 from torch import nn
 
 from landmarkgait.models.config import ModelConfig
+from landmarkgait.models.cpu_dispatch import install_cpu_kernels
 from landmarkgait.models.layers import init_parameters
 from landmarkgait.models.presets import resolve_config
-from landmarkgait.models.recognition import RecognitionModel
-from landmarkgait.models.stages import LandmarkModel, ParsingModel
-
-MODEL_CLASSES: dict[str, type[nn.Module]] = {
-    "landmark": LandmarkModel,
-    "parsing": ParsingModel,
-    "recognition": RecognitionModel,
-}
+from landmarkgait.models.registry import spec_of_config
 
 
 def build_model(stage: str, preset: str = "paper", **overrides: Any) -> nn.Module:
@@ -31,7 +25,8 @@ def build_model(stage: str, preset: str = "paper", **overrides: Any) -> nn.Modul
 
 
 def build_from_config(config: ModelConfig) -> nn.Module:
-    """The network of ``config.stage`` with OpenGait's initialisation."""
-    model = MODEL_CLASSES[config.stage](config)
+    """The network of ``config``'s stage (``models.registry``) with OpenGait's initialisation
+    and the faster CPU kernels (``models.cpu_dispatch``)."""
+    model = spec_of_config(config).network_class()(config)
     init_parameters(model)
-    return model
+    return install_cpu_kernels(model)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from landmarkgait.data.atomic import atomic_path
 from landmarkgait.models.errors import ModelConfigError
 
 log = logging.getLogger(__name__)
@@ -156,17 +156,11 @@ def save_opengait_checkpoint(
     scheduler: Any,
     iteration: int,
 ) -> Path:
-    """Write ``export_opengait_checkpoint(...)`` to ``path`` atomically (temp file + ``os.replace``)."""
+    """Write ``export_opengait_checkpoint(...)`` to ``path`` atomically and durably (fsync, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            torch.save(export_opengait_checkpoint(model, optimizer, scheduler, iteration), handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as temporary, temporary.open("wb") as handle:
+        torch.save(export_opengait_checkpoint(model, optimizer, scheduler, iteration), handle)
+        handle.flush()
+        os.fsync(handle.fileno())
     return path

@@ -1,4 +1,4 @@
-"""Typed configurations of the three LandmarkGait networks, one dataclass per stage.
+"""Typed configurations of the LandmarkGait networks, one dataclass per stage.
 
 A config is plain data: it is validated once when created (bad values raise
 ``ModelConfigError`` naming the field), flattened with ``to_dict()`` for MLflow params, and
@@ -6,8 +6,9 @@ read by the model builders. It must not build modules or know about presets (``l
 
 Field names and their official (``configs/landmarkgait/*.yaml``) equivalents:
 
-``ModelConfig`` (every stage; LandmarkNet, ``landmarknet_cfg.landmark_cfg``)
+``NetworkConfig`` (every stage)
     height, width          input silhouette size (``height``, ``width``), both divisible by 4
+``ModelConfig`` (the LandmarkGait stages; LandmarkNet, ``landmarknet_cfg.landmark_cfg``)
     channels               LandmarkNet encoder/refiner channels (``channels``), also ParsingNet's
     num_landmark           landmarks per frame (``num_landmark``), >= 3
     inv_std                inverse std of the Gaussian heatmaps (``inv_std``)
@@ -18,14 +19,16 @@ Field names and their official (``configs/landmarkgait/*.yaml``) equivalents:
     mask_threshold         part mask threshold as a fraction of the peak (hard-coded 0.9)
     grouping               landmark grouping while training: "official" or "mean"
     eval_grouping          landmark grouping in eval mode: "official" or "mean"
-``RecognitionConfig`` (stage 3) adds
+``PMBCConfig`` (PMBC-Net: stage 3 and the holistic baseline)
     pmbconv_channels       PMBC-Net channels (``channels_PMBConv``)
     num_classes            training subjects (``class_num``)
-    freeze_parsing         freeze ParsingNet's refiner (``freeze_half_bodypart``)
-    roll_up, roll_low      parts-mixup batch offsets of upper / lower body (``roll_up``, ``roll_low``)
     num_parts, gem_p       GeM horizontal pooling bins and initial p (hard-coded 96 and 6.5)
     head                   "bn" (BatchNorm1d + SeparateFCs, the official default) or "bnneck"
                            (``SeparateBNNecks``)
+``RecognitionConfig`` (stage 3) is a ParsingConfig and a PMBCConfig, and adds
+    freeze_parsing         freeze ParsingNet's refiner (``freeze_half_bodypart``)
+    roll_up, roll_low      parts-mixup batch offsets of upper / lower body (``roll_up``, ``roll_low``)
+``HolisticConfig`` (the paper's baseline, PMBC-Net on the silhouette only) is a PMBCConfig
 """
 
 from __future__ import annotations
@@ -59,18 +62,13 @@ def _is_int(value: Any) -> bool:
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    """LandmarkNet settings shared by every stage (see the module docstring for each field)."""
+class NetworkConfig:
+    """What every network's config has: its input size, validation, and flattening."""
 
-    stage: ClassVar[str] = "landmark"
+    stage: ClassVar[str]
 
     height: int = 64
     width: int = 44
-    channels: tuple[int, int, int] = (32, 64, 128)
-    num_landmark: int = 25
-    inv_std: float = 10.0
-    transport_shift: int = 8
-    freeze_landmark_encoder: bool = False
 
     def __post_init__(self) -> None:
         for key in ("channels", "pmbconv_channels"):
@@ -83,6 +81,35 @@ class ModelConfig:
         for key in ("height", "width"):
             value = getattr(self, key)
             _require(_is_int(value) and value >= 4 and value % 4 == 0, key, "a multiple of 4", value)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON/YAML types (tuples as lists), keyed by field name, plus ``stage``."""
+        values = {
+            field.name: list(value) if isinstance(value, tuple) else value
+            for field in dataclasses.fields(self)
+            for value in [getattr(self, field.name)]
+        }
+        return {"stage": self.stage, **values}
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(field.name for field in dataclasses.fields(cls))
+
+
+@dataclass(frozen=True)
+class ModelConfig(NetworkConfig):
+    """LandmarkNet settings shared by the LandmarkGait stages (see the module docstring)."""
+
+    stage: ClassVar[str] = "landmark"
+
+    channels: tuple[int, int, int] = (32, 64, 128)
+    num_landmark: int = 25
+    inv_std: float = 10.0
+    transport_shift: int = 8
+    freeze_landmark_encoder: bool = False
+
+    def validate(self) -> None:
+        super().validate()
         _check_channels("channels", self.channels)
         _require(
             _is_int(self.num_landmark) and self.num_landmark >= 3,
@@ -98,19 +125,6 @@ class ModelConfig:
             "true or false",
             self.freeze_landmark_encoder,
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON/YAML types (tuples as lists), keyed by field name, plus ``stage``."""
-        values = {
-            field.name: list(value) if isinstance(value, tuple) else value
-            for field in dataclasses.fields(self)
-            for value in [getattr(self, field.name)]
-        }
-        return {"stage": self.stage, **values}
-
-    @classmethod
-    def field_names(cls) -> tuple[str, ...]:
-        return tuple(field.name for field in dataclasses.fields(cls))
 
 
 @dataclass(frozen=True)
@@ -151,53 +165,65 @@ class ParsingConfig(ModelConfig):
 
 
 @dataclass(frozen=True)
-class RecognitionConfig(ParsingConfig):
-    """Stage 3, PMBC-Net recognition on silhouettes, parsed parts and mixed parts."""
+class PMBCConfig(NetworkConfig):
+    """PMBC-Net settings, shared by the LandmarkGait recognition network and the holistic baseline.
 
-    stage: ClassVar[str] = "recognition"
+    ``maps`` is how many H/2-row feature maps are stacked before GeM pooling.
+    """
+
+    maps: ClassVar[int] = 1
 
     pmbconv_channels: tuple[int, int, int] = (32, 64, 128)
     num_classes: int = 74
-    freeze_parsing: bool = True
-    roll_up: int = 3
-    roll_low: int = 6
-    num_parts: int = 96
+    num_parts: int = 32
     gem_p: float = 6.5
     head: str = "bn"
 
     @property
     def pooled_height(self) -> int:
-        """Rows of the map GeM pools: whole body, parsed parts and mixed parts, each at H/2."""
-        return 3 * (self.height // 2)
+        """Rows of the map GeM pools: ``maps`` maps of H/2 rows each."""
+        return self.maps * (self.height // 2)
 
     def validate(self) -> None:
         super().validate()
         _check_channels("pmbconv_channels", self.pmbconv_channels)
         _require(_is_int(self.num_classes) and self.num_classes >= 1, "num_classes", ">= 1", self.num_classes)
         _require(
-            isinstance(self.freeze_parsing, bool), "freeze_parsing", "true or false", self.freeze_parsing
-        )
-        for key in ("roll_up", "roll_low"):
-            _require(_is_int(getattr(self, key)), key, "an integer", getattr(self, key))
-        _require(
             _is_int(self.num_parts) and self.num_parts >= 1 and self.pooled_height % self.num_parts == 0,
             "num_parts",
-            f"a divisor of {self.pooled_height} (3 x height / 2 pooled rows)",
+            f"a divisor of {self.pooled_height} ({self.maps} x height / 2 pooled rows)",
             self.num_parts,
         )
         _require(isinstance(self.gem_p, int | float) and self.gem_p > 0, "gem_p", "> 0", self.gem_p)
         _require(self.head in HEADS, "head", " or ".join(HEADS), self.head)
 
 
-STAGE_CONFIGS: dict[str, type[ModelConfig]] = {
-    "landmark": LandmarkConfig,
-    "parsing": ParsingConfig,
-    "recognition": RecognitionConfig,
-}
-STAGES: tuple[str, ...] = tuple(STAGE_CONFIGS)
+@dataclass(frozen=True)
+class RecognitionConfig(ParsingConfig, PMBCConfig):
+    """Stage 3, PMBC-Net recognition on silhouettes, parsed parts and mixed parts."""
+
+    stage: ClassVar[str] = "recognition"
+    maps: ClassVar[int] = 3  # whole body, parsed parts, mixed parts
+
+    num_parts: int = 96
+    freeze_parsing: bool = True
+    roll_up: int = 3
+    roll_low: int = 6
+
+    def validate(self) -> None:
+        super().validate()
+        _require(
+            isinstance(self.freeze_parsing, bool), "freeze_parsing", "true or false", self.freeze_parsing
+        )
+        for key in ("roll_up", "roll_low"):
+            _require(_is_int(getattr(self, key)), key, "an integer", getattr(self, key))
 
 
-def check_stage(stage: str, what: str) -> None:
-    """Raise ``ModelConfigError`` if ``stage`` is not a LandmarkGait stage (``what`` names the caller)."""
-    if stage not in STAGES:
-        raise ModelConfigError(f"{what} stage {stage!r}: expected one of {', '.join(STAGES)}")
+@dataclass(frozen=True)
+class HolisticConfig(PMBCConfig):
+    """The paper's baseline: PMBC-Net on the silhouette alone, no landmarks, parts or mixup.
+
+    One H/2-row map, so its default 32 bins pool one row each, as the recognition network's 96.
+    """
+
+    stage: ClassVar[str] = "holistic"

@@ -1,7 +1,7 @@
-"""Faster CPU kernels for the 2D convolutions that dominate LandmarkGait's per-frame networks.
+"""Faster CPU kernels for the convolutions that dominate LandmarkGait's networks.
 
-Same sums of products as ``F.conv2d`` (results differ only by float rounding), chosen by
-measurement on CPU with PyTorch's oneDNN build:
+Same sums of products as ``F.conv2d`` / ``F.conv3d`` (results differ only by float rounding),
+chosen by measurement on CPU with PyTorch's oneDNN build:
 
 - ``fft_conv2d``: stride-1 "same" convolutions with kernels of 5 and more on one thread.
   NNPACK's FFT kernel runs them about 1.3-2x faster than oneDNN there (oneDNN wins from two
@@ -12,8 +12,11 @@ measurement on CPU with PyTorch's oneDNN build:
 - ``single_output_conv2d``: a single output channel (the refiners' last layer); oneDNN
   vectorises over output channels and runs one several times slower. Forward as a depthwise
   convolution and a channel sum, gradients as a one-to-many convolution and a matrix product.
+- ``onednn_conv3d``: a 3D convolution of one sample without autograd (evaluation embeds one
+  sequence at a time), where PyTorch would pick its slower native kernel.
 
-This module must not know about networks; ``landmarkgait.models.layers`` decides where each kernel is used.
+This module must not know about networks; ``landmarkgait.models.cpu_dispatch`` decides where
+each kernel is used.
 """
 
 from __future__ import annotations
@@ -133,3 +136,18 @@ def single_output_conv2d(x: torch.Tensor, weight: torch.Tensor, padding: int) ->
     oneDNN vectorises over output channels and runs a single one several times slower.
     """
     return _SingleOutputConv2d.apply(x.contiguous(), weight, padding)
+
+
+def onednn_conv3d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    padding: tuple[int, int, int],
+    stride: tuple[int, int, int],
+    dilation: tuple[int, int, int],
+) -> torch.Tensor:
+    """``F.conv3d(x, weight, ...)`` (bias-free, ungrouped) by oneDNN, without autograd.
+
+    For one sample PyTorch picks its native ``slow_conv3d`` on CPU, about 6x slower than oneDNN
+    here; this is the convolution the batched path takes. No autograd: call it under no_grad.
+    """
+    return torch.mkldnn_convolution(x.contiguous(), weight, None, padding, stride, dilation, 1)

@@ -2,7 +2,11 @@
 
 Each class reproduces one OpenGait module's computation and its ``state_dict`` names
 (``conv``, ``conv3d``, ``forward_block``, ``fc_bin``, ``p``, ``bn1d``), so official checkpoints
-load with strict matching. This module must not hold LandmarkGait logic.
+load with strict matching. Two are faster than OpenGait's by their own definition:
+``BoxMean3x3`` (for its ``AvgPool3d``, on every device) and ``FrameStack`` (for its
+``SetBlockWrapper``; frames go in chunks on CPU). The faster CPU convolution kernels are not
+chosen here: ``cpu_dispatch`` installs them on a built network. This module must not hold
+LandmarkGait logic.
 """
 
 from __future__ import annotations
@@ -11,30 +15,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from landmarkgait.models.cpu_kernels import MIN_FFT_KERNEL, fft_conv2d, single_output_conv2d
-
 
 class BasicConv2d(nn.Module):
-    """Bias-free 2D convolution; the child is called ``conv`` as in OpenGait.
-
-    On CPU, stride-1 convolutions with large kernels and single-output convolutions run on
-    the faster kernels of ``landmarkgait.models.cpu_kernels`` (same sums, float rounding aside).
-    """
+    """Bias-free 2D convolution; the child is called ``conv`` as in OpenGait."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int, padding: int):
         super().__init__()
         self.conv = nn.Conv2d(
             in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=False
         )
-        self.cpu_kernel = None
-        if stride == 1 and out_channels == 1:
-            self.cpu_kernel = single_output_conv2d
-        elif stride == 1 and in_channels > 1 and kernel_size >= MIN_FFT_KERNEL:
-            self.cpu_kernel = fft_conv2d
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.cpu_kernel is not None and x.device.type == "cpu":
-            return self.cpu_kernel(x, self.conv.weight, self.conv.padding[0])
         return self.conv(x)
 
 
@@ -55,19 +46,6 @@ class BasicConv3d(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (
-            x.shape[0] == 1
-            and x.device.type == "cpu"
-            and x.dtype == torch.float32
-            and not torch.is_grad_enabled()
-        ):
-            # For one sample PyTorch picks its native ``slow_conv3d`` on CPU (about 6x slower than
-            # oneDNN here); evaluation embeds one sequence at a time, so call oneDNN directly.
-            # Same convolution as the batched path takes; no autograd is needed under no_grad.
-            conv = self.conv3d
-            return torch.mkldnn_convolution(
-                x.contiguous(), conv.weight, None, conv.padding, conv.stride, conv.dilation, 1
-            )
         return self.conv3d(x)
 
 

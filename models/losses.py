@@ -1,11 +1,9 @@
-"""Losses of the three stages with OpenGait semantics, selected by stage and weighted by config.
+"""Loss terms with OpenGait semantics, chosen by the stage registry and weighted by config.
 
 ``compute_losses(stage, outputs, sils, labels, weights)`` returns the total to backpropagate and
-detached named terms to log, so a training loop needs no knowledge of the stages:
-
-- landmark:    reconstruction
-- parsing:     reconstruction + part_reconstruction
-- recognition: triplet + cross_entropy + reconstruction + part_reconstruction
+detached named terms to log, so a training loop needs no knowledge of the stages. Which terms a
+stage trains on is its ``StageSpec.loss_terms`` (``models.registry``); this module holds one
+function per term (reconstruction, part_reconstruction, triplet, cross_entropy).
 
 Reconstruction is MSE x 10; the triplet loss uses every valid triplet per part and averages the
 non-zero terms; under torch.distributed it sees every worker's embeddings (local ones keep their
@@ -15,41 +13,19 @@ This module must not run networks.
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from landmarkgait.models.config import check_stage
 from landmarkgait.models.errors import ModelConfigError
+from landmarkgait.models.registry import stage_spec
 from landmarkgait.models.stages import repeat_short_sequences
+from landmarkgait.models.training_config import LossWeights
 
 RECONSTRUCTION_SCALE = 10.0
-
-
-@dataclass(frozen=True)
-class LossWeights:
-    """Term weights (official: all 1.0) and loss settings (official: margin 0.2, CE scale 1, no smoothing)."""
-
-    reconstruction: float = 1.0
-    triplet: float = 1.0
-    cross_entropy: float = 1.0
-    triplet_margin: float = 0.2
-    label_smoothing: float = 0.0
-    part_reconstruction: float = 1.0
-    cross_entropy_scale: float = 1.0
-
-    def __post_init__(self) -> None:
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-                raise ModelConfigError(f"loss weight '{field.name}': expected a number >= 0, got {value!r}")
-        if self.label_smoothing >= 1:
-            raise ModelConfigError(
-                f"loss weight 'label_smoothing': expected a value in [0, 1), got {self.label_smoothing!r}"
-            )
 
 
 def reconstruction_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -141,6 +117,62 @@ def _output(outputs: dict[str, torch.Tensor], key: str, stage: str) -> torch.Ten
     return outputs[key]
 
 
+@dataclass
+class LossBatch:
+    """One batch as the loss terms see it: the stage's outputs, the reconstruction target
+    (``[N, T, H, W]`` input, short clips repeated) and the labels ``[N]``."""
+
+    stage: str
+    outputs: dict[str, torch.Tensor]
+    target: torch.Tensor
+    labels: torch.Tensor | None
+
+    def output(self, key: str) -> torch.Tensor:
+        return _output(self.outputs, key, self.stage)
+
+
+# A term: (batch, weights) -> (weighted value to add to the total, detached values to log).
+LossTerm = Callable[[LossBatch, LossWeights], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+
+
+def _reconstruction_term(batch: LossBatch, weights: LossWeights) -> tuple[torch.Tensor, dict]:
+    value = reconstruction_loss(batch.output("reconstruction"), batch.target)
+    return weights.reconstruction * value, {"reconstruction": value.detach()}
+
+
+def _part_reconstruction_term(batch: LossBatch, weights: LossWeights) -> tuple[torch.Tensor, dict]:
+    value = reconstruction_loss(batch.output("part_reconstruction"), batch.target)
+    return weights.part_reconstruction * value, {"part_reconstruction": value.detach()}
+
+
+def _triplet_term(batch: LossBatch, weights: LossWeights) -> tuple[torch.Tensor, dict]:
+    labels = batch.labels
+    assert labels is not None  # compute_losses checks
+    embeddings = all_gather_with_grad(batch.output("embeddings"))
+    per_part, info = triplet_loss(embeddings, all_gather_with_grad(labels), weights.triplet_margin)
+    return weights.triplet * per_part.mean() * world_size(), {"triplet": per_part.detach().mean(), **info}
+
+
+def _cross_entropy_term(batch: LossBatch, weights: LossWeights) -> tuple[torch.Tensor, dict]:
+    labels = batch.labels
+    assert labels is not None  # compute_losses checks
+    loss, accuracy = cross_entropy_loss(
+        batch.output("logits"), labels, weights.cross_entropy_scale, weights.label_smoothing
+    )
+    return weights.cross_entropy * loss, {"cross_entropy": loss.detach(), "accuracy": accuracy}
+
+
+# Terms that compare identities and need the batch's labels.
+LABELLED_TERMS = ("triplet", "cross_entropy")
+# Every term a stage spec may name (``models.registry.LOSS_TERM_LOGS`` lists what each logs).
+LOSS_TERMS: dict[str, LossTerm] = {
+    "reconstruction": _reconstruction_term,
+    "part_reconstruction": _part_reconstruction_term,
+    "triplet": _triplet_term,
+    "cross_entropy": _cross_entropy_term,
+}
+
+
 def compute_losses(
     stage: str,
     outputs: dict[str, torch.Tensor],
@@ -150,44 +182,20 @@ def compute_losses(
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """(total loss to backpropagate, named detached terms) for one batch of ``stage``.
 
-    ``sils`` ``[N, T, H, W]`` are the model's input (the reconstruction target); ``labels``
-    ``[N]`` are needed by the recognition stage. A term with weight 0 is not computed.
+    The terms are the stage spec's ``loss_terms``, in order. ``sils`` ``[N, T, H, W]`` are the
+    model's input (the reconstruction target); ``labels`` ``[N]`` are needed by the triplet and
+    cross-entropy terms. A term with weight 0 is not computed.
     """
-    check_stage(stage, "loss")
-    target = repeat_short_sequences(sils)
+    spec = stage_spec(stage, "loss")
+    if labels is None and any(term in LABELLED_TERMS for term in spec.loss_terms):
+        raise ModelConfigError(f"loss labels: the {stage} stage needs labels [N], got None")
+    batch = LossBatch(stage, outputs, repeat_short_sequences(sils), labels)
     total = torch.zeros((), device=sils.device)
     terms: dict[str, torch.Tensor] = {}
-
-    def add(name: str, weight: float, value: torch.Tensor) -> None:
-        nonlocal total
-        total = total + weight * value
-        terms[name] = value.detach()
-
-    if weights.reconstruction:
-        add(
-            "reconstruction",
-            weights.reconstruction,
-            reconstruction_loss(_output(outputs, "reconstruction", stage), target),
-        )
-    if stage != "landmark" and weights.part_reconstruction:
-        prediction = _output(outputs, "part_reconstruction", stage)
-        add("part_reconstruction", weights.part_reconstruction, reconstruction_loss(prediction, target))
-    if stage == "recognition":
-        if labels is None:
-            raise ModelConfigError("loss labels: the recognition stage needs labels [N], got None")
-        if weights.triplet:
-            embeddings = all_gather_with_grad(_output(outputs, "embeddings", stage))
-            per_part, info = triplet_loss(embeddings, all_gather_with_grad(labels), weights.triplet_margin)
-            total = total + weights.triplet * per_part.mean() * world_size()
-            terms["triplet"] = per_part.detach().mean()
-            terms.update(info)
-        if weights.cross_entropy:
-            loss, accuracy = cross_entropy_loss(
-                _output(outputs, "logits", stage),
-                labels,
-                weights.cross_entropy_scale,
-                weights.label_smoothing,
-            )
-            add("cross_entropy", weights.cross_entropy, loss)
-            terms["accuracy"] = accuracy
+    for name in spec.loss_terms:
+        if not getattr(weights, name):
+            continue
+        weighted, logged = LOSS_TERMS[name](batch, weights)
+        total = total + weighted
+        terms.update(logged)
     return total, terms

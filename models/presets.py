@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from landmarkgait.models.config import STAGE_CONFIGS, ModelConfig, check_stage
+from landmarkgait.models.config import ModelConfig
 from landmarkgait.models.errors import ModelConfigError
+from landmarkgait.models.registry import model_config_fields, stage_spec
 
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
@@ -42,16 +43,15 @@ def resolve_config(stage: str, preset: str = "paper", **overrides: Any) -> Model
     stages have (e.g. ``num_classes`` when building stage 1) are skipped, like the preset's; a
     key that no stage has is an error naming it.
     """
-    check_stage(stage, "model")
+    config_class = stage_spec(stage, "model").config_class
     if preset not in PRESETS:
         raise ModelConfigError(f"model preset {preset!r}: expected one of {', '.join(list_presets())}")
-    known = {name for config_class in STAGE_CONFIGS.values() for name in config_class.field_names()}
+    known = set(model_config_fields())
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise ModelConfigError(
             f"model override {unknown[0]!r} is not a model config field (expected one of {', '.join(sorted(known))})"
         )
-    config_class = STAGE_CONFIGS[stage]
     fields = set(config_class.field_names())
     values = {key: value for key, value in {**PRESETS[preset], **overrides}.items() if key in fields}
     return config_class(**values)

@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from landmarkgait.pipelines.commands.arguments import add_command_group, print_help_handler
 from landmarkgait.pipelines.errors import USER_ERRORS
 from landmarkgait.pipelines.log_setup import configure_logging
 
@@ -44,24 +45,18 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.set_defaults(handler=print_help_handler(parser))
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-
-    data_parser = commands.add_parser(
+    data_commands = add_command_group(
+        commands,
         "data",
         help="create, convert, inspect and validate Parquet silhouette datasets",
-        description="Create, convert, inspect and validate Parquet silhouette datasets.",
+        title="data commands",
+        metavar="DATA_COMMAND",
     )
-    data_commands = data_parser.add_subparsers(title="data commands", metavar="DATA_COMMAND")
-    data_parser.set_defaults(handler=lambda _args: _print_help(data_parser))
     _register(DATA_COMMAND_MODULES, data_commands)
     _register(TOP_COMMAND_MODULES, commands)
-    parser.set_defaults(handler=lambda _args: _print_help(parser))
     return parser
-
-
-def _print_help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:

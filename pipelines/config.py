@@ -1,14 +1,18 @@
 """The pipeline configuration: one typed dataclass tree per concern, loaded from YAML.
 
 Sections: ``data`` (which dataset and partition, or the synthetic benchmark to generate),
-``model`` (preset and overrides of ``models.build_model``), ``stages`` (training schedule,
-sampler, optimiser and loss weights of each stage), ``scaling`` (Ray Train workers and
-resources), ``tracking`` (MLflow) and ``evaluation`` (protocol). Presets live in
-``ray_configs/``; nothing here hard-codes one. Loading validates every key once; errors name it.
+``model`` (preset and overrides of ``models.build_model``), ``stages`` (one per stage of the
+registry: training schedule, sampler, optimiser and loss weights), ``scaling`` (Ray Train
+workers and resources), ``tracking`` (MLflow) and ``evaluation`` (protocol). A component's config
+is defined once, next to its code, and used here as a section: ``SynthConfig`` (``data.synth``),
+``SamplerConfig`` (``data``), ``LossWeights`` and ``OptimizerConfig`` (``models``). Presets live
+in ``ray_configs/``; nothing here hard-codes one. Loading validates every key and value (types and
+ranges) once, before Ray or MLflow start; errors name the key.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,12 +21,15 @@ from typing import Any
 
 import yaml
 
-from landmarkgait.data.evaluation_names import METRICS, PROTOCOLS
+from landmarkgait.data.evaluation.names import METRICS, PROTOCOLS
+from landmarkgait.data.sampler_config import SamplerConfig
+from landmarkgait.data.synth.config import SynthConfig
+from landmarkgait.models.errors import ModelConfigError
+from landmarkgait.models.presets import resolve_config
+from landmarkgait.models.registry import STAGES
+from landmarkgait.models.training_config import LossWeights, OptimizerConfig
 from landmarkgait.pipelines.config_schema import apply_override, flatten, from_mapping, to_mapping
 from landmarkgait.pipelines.errors import ConfigError
-
-STAGES: tuple[str, ...] = ("landmark", "parsing", "recognition")
-SAMPLE_TYPES = ("fixed_ordered", "fixed_unordered")
 
 
 def landmarkgait_home() -> Path:
@@ -32,18 +39,6 @@ def landmarkgait_home() -> Path:
     directories are temporary copies, still find each other's runs.
     """
     return Path(os.environ.get("LANDMARKGAIT_HOME", Path.home() / ".landmarkgait")).expanduser()
-
-
-@dataclass
-class SyntheticSection:
-    """Arguments of ``landmarkgait.data.synth.generate_dataset`` used when ``data.path`` does not exist yet."""
-
-    subjects: int = 124
-    views: list[str] | None = None
-    types: list[str] | None = None
-    min_frames: int = 30
-    max_frames: int = 100
-    seed: int = 0
 
 
 @dataclass
@@ -57,7 +52,7 @@ class DataSection:
 
     path: str
     partition: str | None = None
-    synthetic: SyntheticSection | None = None
+    synthetic: SynthConfig | None = None
     cache_bytes: int = 256 * 2**20
     read_threads: int = 4
 
@@ -73,11 +68,24 @@ class DataSection:
 
 @dataclass
 class ModelSection:
-    """``build_model(stage, preset, num_landmark=..., **overrides)`` for every stage."""
+    """``build_model(stage, preset, num_landmark=..., **overrides)`` for every stage.
+
+    ``overrides`` are fields of the stage model configs (``models.config``, their one typed
+    definition). Every stage's config is resolved when the section loads, so an unknown field or
+    a value no network accepts (``num_landmark: 2``, a bad preset) is refused before Ray or MLflow
+    start, naming the field.
+    """
 
     preset: str = "paper"
     num_landmark: int | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for stage in STAGES:
+            try:
+                resolve_config(stage, self.preset, **self.build_kwargs())
+            except ModelConfigError as error:
+                raise ValueError(str(error)) from None
 
     def build_kwargs(self) -> dict[str, Any]:
         kwargs = dict(self.overrides)
@@ -87,60 +95,14 @@ class ModelSection:
 
 
 @dataclass
-class SamplerSection:
-    """P x K triplet batches of fixed-length clips (OpenGait TripletSampler + collate)."""
-
-    subjects_per_batch: int = 8
-    sequences_per_subject: int = 8
-    frames: int = 30
-    sample_type: str = "fixed_ordered"
-
-    def __post_init__(self) -> None:
-        if self.sample_type not in SAMPLE_TYPES:
-            raise ValueError(
-                f"sample_type must be one of {', '.join(SAMPLE_TYPES)}, got {self.sample_type!r}"
-            )
-        for name in ("subjects_per_batch", "sequences_per_subject", "frames"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-
-    @property
-    def batch_size(self) -> int:
-        return self.subjects_per_batch * self.sequences_per_subject
-
-
-@dataclass
-class OptimizerSection:
-    """Adam with MultiStepLR, as the official configs (two groups: LandmarkNet at landmark_lr)."""
-
-    lr: float = 1e-4
-    weight_decay: float = 5e-4
-    landmark_lr: float = 1e-4
-    milestones: list[int] = field(default_factory=list)
-    gamma: float = 0.1
-
-
-@dataclass
-class LossSection:
-    """Weights of the loss terms (a term whose stage does not produce it is ignored)."""
-
-    reconstruction: float = 1.0
-    part_reconstruction: float = 1.0
-    triplet: float = 1.0
-    cross_entropy: float = 1.0
-    triplet_margin: float = 0.2
-    label_smoothing: float = 0.0
-
-
-@dataclass
 class StageSection:
     total_iter: int
     save_iter: int = 10000
     log_iter: int = 100
     eval_iter: int = 0
-    sampler: SamplerSection = field(default_factory=SamplerSection)
-    optimizer: OptimizerSection = field(default_factory=OptimizerSection)
-    loss: LossSection = field(default_factory=LossSection)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    loss: LossWeights = field(default_factory=LossWeights)
 
     def __post_init__(self) -> None:
         if self.total_iter < 1:
@@ -152,14 +114,18 @@ class StageSection:
             raise ValueError(f"eval_iter must be >= 0 (0 = only at the end), got {self.eval_iter}")
 
 
-@dataclass
-class StagesSection:
-    landmark: StageSection
-    parsing: StageSection
-    recognition: StageSection
+def _stages_section_class() -> type:
+    """One ``StageSection`` field per registered stage, in pipeline order."""
 
-    def of(self, stage: str) -> StageSection:
+    def of(self: Any, stage: str) -> StageSection:
         return getattr(self, stage)
+
+    return dataclasses.make_dataclass(
+        "StagesSection", [(stage, StageSection) for stage in STAGES], namespace={"of": of}
+    )
+
+
+StagesSection = _stages_section_class()
 
 
 @dataclass

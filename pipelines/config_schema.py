@@ -15,6 +15,8 @@ from typing import Any, TypeVar, Union
 
 import yaml
 
+from landmarkgait.data.errors import DataError
+from landmarkgait.models.errors import ModelConfigError
 from landmarkgait.pipelines.errors import ConfigError
 
 T = TypeVar("T")
@@ -41,6 +43,9 @@ def _convert(value: Any, annotation: Any, key: str) -> Any:
         arguments = typing.get_args(annotation)
         if value is None and type(None) in arguments:
             return None
+        present = [argument for argument in arguments if argument is not type(None)]
+        if len(present) == 1:  # ``X | None``: X's own error names the key at fault
+            return _convert(value, present[0], key)
         for argument in arguments:
             if argument is type(None):
                 continue
@@ -105,7 +110,7 @@ def from_mapping(cls: type[T], mapping: Mapping[str, Any], prefix: str = "") -> 
             raise ConfigError(f"missing config key '{key}' ({_describe(hints[name])})")
     try:
         return cls(**values)
-    except ValueError as error:  # __post_init__ validation
+    except (ValueError, ModelConfigError, DataError) as error:  # __post_init__ validation
         raise ConfigError(f"config section '{prefix or cls.__name__}': {error}") from None
 
 

@@ -12,7 +12,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +68,24 @@ def run_cli(
         timeout=timeout_s,
         cwd=REPO,
     )
+
+
+@contextmanager
+def cli_process(*args: str, log: Path) -> Iterator[subprocess.Popen]:
+    """A ``landmarkgait`` process logging to ``log``, killed on leaving if it still runs."""
+    with open(log, "w") as handle:
+        process = subprocess.Popen(
+            [str(BIN / "landmarkgait"), *args],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env=dict(os.environ),
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
 
 
 def write_micro_config(

@@ -136,7 +136,8 @@ def micro_dataset(ray_cluster: RayHead, landmarkgait_home: Path) -> Path:
     Short sequences (10-14 frames, above the 8 a training batch samples): every pipeline test
     evaluates all frames of its 120 test sequences.
     """
-    from landmarkgait.data.synth import SynthConfig, generate_dataset
+    from landmarkgait.data.synth.config import SynthConfig
+    from landmarkgait.data.synth.generator import generate_dataset
 
     config = SynthConfig(subjects=8, views=MICRO_VIEWS, min_frames=10, max_frames=14, seed=0)
     return generate_dataset(config, landmarkgait_home / "datasets" / "micro")

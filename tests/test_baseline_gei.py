@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from landmarkgait.data.baseline_gei import evaluate_gei_baseline, gait_energy_image
 from landmarkgait.data.errors import DataError
-from landmarkgait.data.format import write_dataset
+from landmarkgait.data.evaluation.gei_baseline import evaluate_gei_baseline, gait_energy_image
 from landmarkgait.data.reader import SilhouetteDataset
-from landmarkgait.data.synth import SynthConfig, default_partition
-from landmarkgait.data.synth.generator import subject_records
+from landmarkgait.data.synth.config import SynthConfig
+from landmarkgait.data.synth.generator import default_partition, subject_records
+from landmarkgait.data.writer import write_dataset
 
 CONFIG = SynthConfig(
     subjects=6, types=("nm-01", "nm-02", "nm-05", "bg-01", "cl-01"), views=("072", "090", "108"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from landmarkgait.data.sampler_config import SamplerConfig
+from landmarkgait.data.synth.config import SynthConfig
+from landmarkgait.models.registry import STAGES
+from landmarkgait.models.training_config import LossWeights, OptimizerConfig
 from landmarkgait.pipelines.config import PipelineConfig, load_config
 from landmarkgait.pipelines.errors import ConfigError
 
@@ -129,3 +134,37 @@ def test_cli_reports_a_config_error_without_loading_torch_ray_or_mlflow(command:
     )
     assert result.stdout.strip() == "2 []", result.stdout + result.stderr
     assert "unknown config key 'model.bogus'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("assignment", "named"),
+    [
+        ("model.num_landmark=2", r"section 'model'.*'num_landmark'.*>= 3.*got 2"),
+        ("model.preset=bogus", r"section 'model'.*preset 'bogus'.*micro, paper, small"),
+        ("model.overrides={num_lanmark: 3}", r"section 'model'.*'num_lanmark' is not a model config field"),
+        ("model.overrides={channels: [1, 2]}", r"section 'model'.*'channels'.*three positive integers"),
+        ("stages.recognition.optimizer.lr=-1", r"'stages.recognition.optimizer'.*'lr'.*>= 0, got -1"),
+        ("stages.parsing.optimizer.milestones=[-5]", r"'stages.parsing.optimizer'.*milestones"),
+        ("stages.landmark.loss.triplet=-2", r"'stages.landmark.loss'.*'triplet'.*>= 0"),
+        (
+            "stages.recognition.loss.label_smoothing=1",
+            r"'stages.recognition.loss'.*label_smoothing.*\[0, 1\)",
+        ),
+        ("stages.landmark.sampler.frames=0", r"'stages.landmark.sampler'.*frames must be >= 1"),
+        ("data.synthetic.subjects=1", r"'data.synthetic'.*subjects must be an integer in \[2, 999\]"),
+        ("data.synthetic.views=['999']", r"'data.synthetic'.*views: unknown value '999'"),
+    ],
+)
+def test_every_value_is_validated_when_the_config_loads(assignment: str, named: str) -> None:
+    """Values no component accepts are refused by load_config, before Ray or MLflow start."""
+    with pytest.raises(ConfigError, match=named):
+        load_config(REPO / "ray_configs" / "quickstart.yaml", [assignment])
+
+
+def test_stage_sections_follow_the_stage_registry() -> None:
+    config = load_config(REPO / "ray_configs" / "quickstart.yaml")
+    assert [field.name for field in dataclasses.fields(config.stages)] == list(STAGES)
+    assert isinstance(config.stages.recognition.loss, LossWeights)
+    assert isinstance(config.stages.recognition.optimizer, OptimizerConfig)
+    assert isinstance(config.stages.recognition.sampler, SamplerConfig)
+    assert isinstance(config.data.synthetic, SynthConfig)

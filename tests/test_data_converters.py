@@ -11,11 +11,14 @@ import numpy as np
 import pytest
 from data_helpers import make_records, write_opengait_pkl_tree
 
-from landmarkgait.data.converters import convert_frame_tree, convert_pkl_tree, export_pkl_tree
+from landmarkgait.data.converters.from_frames import convert_frame_tree
+from landmarkgait.data.converters.from_pkl import convert_pkl_tree
+from landmarkgait.data.converters.to_pkl import export_pkl_tree
 from landmarkgait.data.errors import DataError
-from landmarkgait.data.format import read_metadata, validate_dataset
+from landmarkgait.data.format import read_metadata
 from landmarkgait.data.pretreatment import pretreat_sequence
 from landmarkgait.data.reader import SilhouetteDataset
+from landmarkgait.data.validation import validate_dataset
 
 
 def _add_bad_items(root: Path) -> dict[str, str]:

@@ -21,11 +21,10 @@ from landmarkgait.data.format import (
     SequenceRecord,
     list_shards,
     read_metadata,
-    validate_dataset,
-    write_dataset,
-    write_shard,
 )
 from landmarkgait.data.reader import SilhouetteDataset
+from landmarkgait.data.validation import validate_dataset
+from landmarkgait.data.writer import write_dataset, write_shard
 
 
 @pytest.fixture

@@ -12,11 +12,11 @@ import torch
 from data_helpers import make_records
 
 from landmarkgait.data.errors import DataError
-from landmarkgait.data.format import write_dataset
 from landmarkgait.data.loader import TrainBatchLoader, iter_test_sequences
 from landmarkgait.data.partition import Partition, load_partition, resolve_partition
 from landmarkgait.data.reader import SilhouetteDataset
 from landmarkgait.data.transforms import silhouette_transform
+from landmarkgait.data.writer import write_dataset
 
 SUBJECTS = ("001", "002", "003", "004", "005")
 

@@ -8,16 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-import landmarkgait.data.evaluation as evaluation
+import landmarkgait.data.evaluation.ranking as evaluation
 from landmarkgait.data.errors import DataError
-from landmarkgait.data.evaluation import (
-    evaluate_casia_b,
-    evaluate_open_set,
-    evaluate_oumvlp,
-    evaluate_protocol,
-    open_set_split,
-    pairwise_distance,
-)
+from landmarkgait.data.evaluation.open_set import evaluate_open_set, open_set_split
+from landmarkgait.data.evaluation.protocols import evaluate_casia_b, evaluate_oumvlp, evaluate_protocol
+from landmarkgait.data.evaluation.ranking import pairwise_distance
 
 # Scalar embeddings (C = 1, P = 1): the distance is |probe - gallery|.
 # Gallery nm-01: view 000 A=0 B=10 C=20; view 090 A=100 B=110 C=120.

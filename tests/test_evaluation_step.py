@@ -8,8 +8,8 @@ import pytest
 import torch
 from data_helpers import make_records
 
-from landmarkgait.data.format import write_dataset
 from landmarkgait.data.reader import SilhouetteDataset
+from landmarkgait.data.writer import write_dataset
 from landmarkgait.models import build_model
 from landmarkgait.pipelines.worker.distributed import WorkerContext
 from landmarkgait.pipelines.worker.evaluation import embed_shard

@@ -15,13 +15,15 @@ from landmarkgait.models.checkpoint import (
     save_opengait_checkpoint,
 )
 from landmarkgait.models.optim import build_optimizer, build_scheduler
+from landmarkgait.models.training_config import OptimizerConfig
 
 
 def trained_state(stage: str, **overrides):
     torch.manual_seed(1)
     model = build_model(stage, "micro", **overrides)
-    optimizer = build_optimizer(model, stage, lr=1e-3)
-    scheduler = build_scheduler(optimizer, [5], gamma=0.5)
+    config = OptimizerConfig(lr=1e-3, milestones=[5], gamma=0.5)
+    optimizer = build_optimizer(model, stage, config)
+    scheduler = build_scheduler(optimizer, config)
     return model, optimizer, scheduler
 
 
@@ -106,7 +108,9 @@ def test_weights_that_are_not_upstream_are_refused():
 def test_optimizer_groups_and_freezing_follow_the_official_stages():
     for stage in ("landmark", "parsing", "recognition"):
         model = build_model(stage, "micro")
-        optimizer = build_optimizer(model, stage, lr=1e-3, weight_decay=5e-4, landmark_lr=1e-5)
+        optimizer = build_optimizer(
+            model, stage, OptimizerConfig(lr=1e-3, weight_decay=5e-4, landmark_lr=1e-5)
+        )
         names = {id(p): n for n, p in model.named_parameters()}
         groups = [[names[id(p)] for p in group["params"]] for group in optimizer.param_groups]
         trainable = {n for n, p in model.named_parameters() if p.requires_grad}
@@ -120,8 +124,9 @@ def test_optimizer_groups_and_freezing_follow_the_official_stages():
             assert all(n.startswith("Backbone.refine.") for n in backbone)
             assert not any(n.startswith("Backbone.") for n in others)
     model = build_model("landmark", "micro")
-    optimizer = build_optimizer(model, "landmark", lr=1.0)
-    scheduler = build_scheduler(optimizer, [2, 4], gamma=0.1)
+    config = OptimizerConfig(lr=1.0, milestones=[2, 4], gamma=0.1)
+    optimizer = build_optimizer(model, "landmark", config)
+    scheduler = build_scheduler(optimizer, config)
     rates = []
     for _ in range(5):
         optimizer.step()

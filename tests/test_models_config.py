@@ -116,3 +116,17 @@ def test_official_group_sizes_are_kept_and_every_count_gets_three_groups():
     for count in range(3, 80):
         sizes = part_sizes(count)
         assert sum(sizes) == count and min(sizes) >= 1
+
+
+def test_every_stage_spec_is_complete_and_consistent():
+    from landmarkgait.models.losses import LOSS_TERMS
+    from landmarkgait.models.registry import EVALUATED_STAGE, LOSS_TERM_LOGS, STAGE_SPECS, STAGES
+
+    assert set(LOSS_TERMS) == set(LOSS_TERM_LOGS)
+    for name, spec in STAGE_SPECS.items():
+        assert spec.name == name == spec.config_class.stage
+        assert set(spec.loss_terms) <= set(LOSS_TERMS)
+        assert spec.upstream is None or STAGES.index(spec.upstream) < STAGES.index(name)
+        assert isinstance(build_model(name, "micro"), spec.network_class())
+        assert spec.checkpoint_file(7) == f"{spec.save_name}-00007.pt"
+    assert STAGE_SPECS[EVALUATED_STAGE].evaluates

@@ -12,14 +12,14 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from landmarkgait.models import ModelConfigError
-from landmarkgait.models.loss_names import loss_term_names
 from landmarkgait.models.losses import (
-    LossWeights,
     compute_losses,
     cross_entropy_loss,
     reconstruction_loss,
     triplet_loss,
 )
+from landmarkgait.models.registry import stage_spec
+from landmarkgait.models.training_config import LossWeights
 from landmarkgait.pipelines.driver.ports import free_loopback_port
 
 
@@ -96,7 +96,7 @@ def test_compute_losses_weights_the_stage_terms(stage, terms):
     weights = LossWeights(reconstruction=2.0, triplet=3.0, cross_entropy=0.5, triplet_margin=0.3)
     total, logged = compute_losses(stage, outputs, sils, labels, weights)
     assert terms <= set(logged)
-    assert set(logged) == set(loss_term_names(stage))  # what a sweep may name as its metric
+    assert set(logged) == set(stage_spec(stage).loss_names())  # what a sweep may name as its metric
     factors = {"reconstruction": 2.0, "part_reconstruction": 1.0, "triplet": 3.0, "cross_entropy": 0.5}
     assert total.item() == pytest.approx(sum(factors[t] * logged[t].item() for t in terms), rel=1e-6)
     assert logged["reconstruction"].item() == pytest.approx(

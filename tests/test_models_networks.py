@@ -7,13 +7,15 @@ import pytest
 import torch
 
 from landmarkgait.models import build_model
+from landmarkgait.models.cpu_dispatch import install_cpu_kernels
 from landmarkgait.models.cpu_kernels import fft_available
 from landmarkgait.models.grouping import height_order, part_heatmaps
 from landmarkgait.models.layers import BasicConv2d, BoxMean3x3, FrameStack
-from landmarkgait.models.losses import LossWeights, compute_losses
+from landmarkgait.models.losses import compute_losses
 from landmarkgait.models.parsing import dilate, part_masks
 from landmarkgait.models.recognition import support_window
 from landmarkgait.models.samples import walking_silhouettes as walkers
+from landmarkgait.models.training_config import LossWeights
 
 
 @pytest.mark.parametrize("num_landmark", [20, 25, 30, 35, 7])
@@ -251,8 +253,8 @@ def test_cpu_kernels_match_torch_convolutions_and_their_gradients(
     one_thread, out_channels, kernel, padding, input_grad
 ):
     torch.manual_seed(0)
-    layer = BasicConv2d(5, out_channels, kernel, 1, padding)
-    assert layer.cpu_kernel is not None
+    layer = install_cpu_kernels(BasicConv2d(5, out_channels, kernel, 1, padding))
+    assert layer.conv.cpu_kernel is not None
     x = torch.randn(4, 5, 20, 12, requires_grad=input_grad)
     if out_channels > 1:
         assert fft_available(x, layer.conv.weight)

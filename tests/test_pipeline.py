@@ -149,7 +149,8 @@ def test_an_imported_run_evaluated_on_other_data_logs_to_a_nested_run_and_leaves
     import torch
 
     from landmarkgait.data.format import read_metadata
-    from landmarkgait.data.synth import SynthConfig, generate_dataset
+    from landmarkgait.data.synth.config import SynthConfig
+    from landmarkgait.data.synth.generator import generate_dataset
     from landmarkgait.models.checkpoint import read_checkpoint
     from landmarkgait.pipelines.driver.checkpoint_import import import_stage_checkpoint
     from landmarkgait.pipelines.driver.datasets import describe_dataset

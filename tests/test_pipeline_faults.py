@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cluster_helpers import BIN, REPO, RayHead, run_cli, wait_until, write_micro_config
+from cluster_helpers import BIN, REPO, RayHead, cli_process, run_cli, wait_until, write_micro_config
 from mlflow.tracking import MlflowClient
 
 from landmarkgait.pipelines.driver.ports import free_loopback_port
@@ -48,32 +48,31 @@ def stage_runs(client: MlflowClient, experiment: str, stage: str) -> list:
     )
 
 
-def start_cli(*args: str, log: Path) -> subprocess.Popen:
-    with open(log, "w") as handle:
-        return subprocess.Popen(
-            [str(BIN / "landmarkgait"), *args],
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-            env=dict(os.environ),
-        )
+def fault_config(
+    tmp_path: Path, dataset: Path, experiment: str, total_iter: int, save_iter: int
+) -> tuple[str, Path, Path]:
+    """A micro config with its own sqlite store and Ray Train storage: (tracking URI, storage, config)."""
+    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    storage = tmp_path / "ray_results"
+    config = write_micro_config(
+        tmp_path / "c.yaml",
+        dataset,
+        tracking,
+        experiment,
+        total_iter=total_iter,
+        save_iter=save_iter,
+        storage_path=storage,
+    )
+    return tracking, storage, config
 
 
 def test_killed_worker_resumes_with_iteration_count_continuing(
     ray_cluster: RayHead, micro_dataset: Path, tmp_path: Path
 ) -> None:
-    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    storage = tmp_path / "ray_results"
-    config = write_micro_config(
-        tmp_path / "c.yaml",
-        micro_dataset,
-        tracking,
-        "worker-kill",
-        total_iter=30,
-        save_iter=5,
-        storage_path=storage,
+    tracking, storage, config = fault_config(
+        tmp_path, micro_dataset, "worker-kill", total_iter=30, save_iter=5
     )
-    process = start_cli(
+    with cli_process(
         "train",
         str(config),
         "--stage",
@@ -81,8 +80,7 @@ def test_killed_worker_resumes_with_iteration_count_continuing(
         "--ray-address",
         ray_cluster.address,
         log=tmp_path / "log",
-    )
-    try:
+    ) as process:
         wait_until(
             lambda: any(storage.glob("*/landmark-000010")) or process.poll() is not None, 300, "a checkpoint"
         )
@@ -91,9 +89,6 @@ def test_killed_worker_resumes_with_iteration_count_continuing(
         assert victims, "no Ray Train worker process found"
         os.kill(victims[-1], signal.SIGKILL)
         assert process.wait(timeout=600) == 0, (tmp_path / "log").read_text()[-3000:]
-    finally:
-        if process.poll() is None:
-            process.kill()
     client = MlflowClient(tracking)
     (run,) = stage_runs(client, "worker-kill", "landmark")
     assert run.info.status == "FINISHED"
@@ -108,31 +103,19 @@ def test_killed_worker_resumes_with_iteration_count_continuing(
 def test_killed_driver_rerun_continues_in_stage_two(
     ray_cluster: RayHead, micro_dataset: Path, tmp_path: Path
 ) -> None:
-    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    storage = tmp_path / "ray_results"
-    config = write_micro_config(
-        tmp_path / "c.yaml",
-        micro_dataset,
-        tracking,
-        "driver-kill",
-        total_iter=24,
-        save_iter=4,
-        storage_path=storage,
+    tracking, storage, config = fault_config(
+        tmp_path, micro_dataset, "driver-kill", total_iter=24, save_iter=4
     )
     # Stage 3 only has to finish the re-run: a few iterations keep the test short.
     args = ("run", str(config), "--json", "--ray-address", ray_cluster.address)
     args += ("--set", "stages.recognition.total_iter=4")
-    process = start_cli(*args, log=tmp_path / "first.log")
-    try:
+    with cli_process(*args, log=tmp_path / "first.log") as process:
         wait_until(
             lambda: any(storage.glob("*/parsing-000008")) or process.poll() is not None, 400, "stage 2"
         )
         assert process.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
     client = MlflowClient(tracking)
     (interrupted,) = stage_runs(client, "driver-kill", "parsing")
     assert interrupted.info.status == "RUNNING"

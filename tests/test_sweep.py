@@ -7,15 +7,13 @@ keys, so stages 1-2 train once for the whole module and every later trial reuses
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from cluster_helpers import BIN, REPO, RayHead, run_cli, wait_until, write_micro_config
+from cluster_helpers import RayHead, cli_process, run_cli, wait_until, write_micro_config
 from mlflow.tracking import MlflowClient
 
 from landmarkgait.pipelines.sweep.metrics import stage_reports
@@ -202,16 +200,8 @@ def test_resume_continues_an_interrupted_optuna_sweep_without_rerunning_finished
     client = MlflowClient(mlflow_server)
     args = ("sweep", str(path), "--json", "--ray-address", ray_cluster.address)
     log = tmp_path / "first.log"
-    with open(log, "w") as handle:
-        process = subprocess.Popen(
-            [str(BIN / "landmarkgait"), *args],
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-            env=dict(os.environ),
-        )
     query = "tags.`landmarkgait.kind` = 'sweep' and attributes.run_name LIKE 'resume-%'"
-    try:
+    with cli_process(*args, log=log) as process:
 
         def first_trial_finished() -> bool:
             sweeps = runs_of(client, "sweeps", query)
@@ -226,9 +216,6 @@ def test_resume_continues_an_interrupted_optuna_sweep_without_rerunning_finished
         assert process.poll() is None, log.read_text()[-3000:]
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=180) == 130, log.read_text()[-3000:]
-    finally:
-        if process.poll() is None:
-            process.kill()
     (sweep_run,) = runs_of(client, "sweeps", query)
     assert sweep_run.info.status == "KILLED"
     before = runs_of(client, "sweeps", f"tags.`landmarkgait.sweep_run_id` = '{sweep_run.info.run_id}'")

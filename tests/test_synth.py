@@ -13,11 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from landmarkgait.data.baseline_gei import gait_energy_image
 from landmarkgait.data.errors import DataError
-from landmarkgait.data.format import list_shards, read_metadata, validate_dataset
+from landmarkgait.data.evaluation.gei_baseline import gait_energy_image
+from landmarkgait.data.format import list_shards, read_metadata
 from landmarkgait.data.reader import SilhouetteDataset
-from landmarkgait.data.synth import SynthConfig, default_partition, generate_dataset, render_sequence
+from landmarkgait.data.synth.config import SynthConfig
+from landmarkgait.data.synth.generator import default_partition, generate_dataset, render_sequence
+from landmarkgait.data.validation import validate_dataset
 
 TYPES = ("nm-01", "nm-02", "nm-05", "bg-01", "cl-01")
 VIEWS = ("018", "090")

@@ -120,55 +120,64 @@ def _sample_shape(rng: np.random.Generator) -> BodyShape:
     )
 
 
+@dataclass(frozen=True)
+class _StyleDistribution:
+    """How one ``GaitStyle`` parameter varies, in its units.
+
+    Across subjects: normal(``mean``, ``std``) clipped to [``low``, ``high``]. Across one subject's
+    walks: a change of standard deviation ``walk_spread``, multiplicative when ``relative``, added
+    otherwise (angles that may be near zero); 0 keeps the subject's value. Posture and speed change
+    a little between walks.
+    """
+
+    mean: float
+    std: float
+    low: float
+    high: float
+    walk_spread: float = 0.0
+    relative: bool = False
+
+
+# In ``GaitStyle`` field order, which is the order of the random draws.
+_STYLE_DISTRIBUTIONS: dict[str, _StyleDistribution] = {
+    "cadence": _StyleDistribution(112.0, 7.0, 92.0, 132.0, walk_spread=0.03, relative=True),
+    "hip_mean": _StyleDistribution(9.0, 3.0, 1.0, 17.0, walk_spread=1.2),
+    "hip_amplitude": _StyleDistribution(21.0, 3.5, 13.0, 30.0, walk_spread=0.05, relative=True),
+    "knee_loading": _StyleDistribution(15.0, 5.0, 3.0, 28.0, walk_spread=2.0),
+    "knee_swing": _StyleDistribution(60.0, 6.0, 45.0, 72.0, walk_spread=0.04, relative=True),
+    "ankle_dorsiflexion": _StyleDistribution(10.0, 3.0, 3.0, 18.0),
+    "ankle_plantarflexion": _StyleDistribution(16.0, 5.0, 5.0, 28.0),
+    "arm_swing": _StyleDistribution(17.0, 7.0, 3.0, 35.0, walk_spread=0.12, relative=True),
+    "arm_mean": _StyleDistribution(-2.0, 4.0, -12.0, 8.0, walk_spread=2.0),
+    "elbow_mean": _StyleDistribution(20.0, 8.0, 5.0, 45.0, walk_spread=3.0),
+    "elbow_swing": _StyleDistribution(10.0, 5.0, 0.0, 25.0, walk_spread=0.15, relative=True),
+    "arm_abduction": _StyleDistribution(7.0, 2.5, 2.0, 14.0, walk_spread=1.0),
+    "pelvic_rotation": _StyleDistribution(5.0, 2.0, 1.0, 10.0),
+    "pelvic_obliquity": _StyleDistribution(4.0, 1.5, 1.0, 8.0),
+    "lateral_sway": _StyleDistribution(0.025, 0.008, 0.008, 0.045, walk_spread=0.1, relative=True),
+    "trunk_lean": _StyleDistribution(4.0, 3.5, -4.0, 13.0, walk_spread=1.5),
+    "head_pitch": _StyleDistribution(6.0, 6.0, -8.0, 22.0, walk_spread=2.5),
+    "leg_abduction": _StyleDistribution(3.0, 1.5, 0.0, 7.0),
+    "toe_out": _StyleDistribution(8.0, 5.0, -4.0, 20.0, walk_spread=1.5),
+    "asymmetry": _StyleDistribution(0.0, 0.07, -0.18, 0.18),
+}
+
+
 def _sample_style(rng: np.random.Generator) -> GaitStyle:
-    def normal(mean: float, std: float, low: float, high: float) -> float:
-        return float(np.clip(rng.normal(mean, std), low, high))
-
-    return GaitStyle(
-        cadence=normal(112.0, 7.0, 92.0, 132.0),
-        hip_mean=normal(9.0, 3.0, 1.0, 17.0),
-        hip_amplitude=normal(21.0, 3.5, 13.0, 30.0),
-        knee_loading=normal(15.0, 5.0, 3.0, 28.0),
-        knee_swing=normal(60.0, 6.0, 45.0, 72.0),
-        ankle_dorsiflexion=normal(10.0, 3.0, 3.0, 18.0),
-        ankle_plantarflexion=normal(16.0, 5.0, 5.0, 28.0),
-        arm_swing=normal(17.0, 7.0, 3.0, 35.0),
-        arm_mean=normal(-2.0, 4.0, -12.0, 8.0),
-        elbow_mean=normal(20.0, 8.0, 5.0, 45.0),
-        elbow_swing=normal(10.0, 5.0, 0.0, 25.0),
-        arm_abduction=normal(7.0, 2.5, 2.0, 14.0),
-        pelvic_rotation=normal(5.0, 2.0, 1.0, 10.0),
-        pelvic_obliquity=normal(4.0, 1.5, 1.0, 8.0),
-        lateral_sway=normal(0.025, 0.008, 0.008, 0.045),
-        trunk_lean=normal(4.0, 3.5, -4.0, 13.0),
-        head_pitch=normal(6.0, 6.0, -8.0, 22.0),
-        leg_abduction=normal(3.0, 1.5, 0.0, 7.0),
-        toe_out=normal(8.0, 5.0, -4.0, 20.0),
-        asymmetry=normal(0.0, 0.07, -0.18, 0.18),
-        start_phase=0.0,
-    )
+    drawn = {
+        name: float(np.clip(rng.normal(spread.mean, spread.std), spread.low, spread.high))
+        for name, spread in _STYLE_DISTRIBUTIONS.items()
+    }
+    return GaitStyle(**drawn, start_phase=0.0)
 
 
-# Relative (multiplicative) per-sequence spread of style parameters; absolute spread for angles
-# that may be near zero. Posture and speed change a little between walks, shape barely at all.
-_STYLE_RELATIVE_SPREAD = {
-    "cadence": 0.03,
-    "hip_amplitude": 0.05,
-    "knee_swing": 0.04,
-    "arm_swing": 0.12,
-    "elbow_swing": 0.15,
-    "lateral_sway": 0.1,
-}
-_STYLE_ABSOLUTE_SPREAD = {
-    "hip_mean": 1.2,
-    "knee_loading": 2.0,
-    "arm_mean": 2.0,
-    "elbow_mean": 3.0,
-    "arm_abduction": 1.0,
-    "trunk_lean": 1.5,
-    "head_pitch": 2.5,
-    "toe_out": 1.5,
-}
+def _walk_spreads(*, relative: bool) -> list[tuple[str, float]]:
+    """Style parameters that change between walks, multiplicatively or additively, in table order."""
+    return [
+        (name, spread.walk_spread)
+        for name, spread in _STYLE_DISTRIBUTIONS.items()
+        if spread.walk_spread and spread.relative == relative
+    ]
 
 
 def vary_for_sequence(
@@ -180,9 +189,9 @@ def vary_for_sequence(
     as CASIA-B's cameras film the same walk simultaneously.
     """
     style_changes: dict[str, float] = {"start_phase": float(rng.uniform(0.0, 2.0 * np.pi))}
-    for name, spread in _STYLE_RELATIVE_SPREAD.items():
+    for name, spread in _walk_spreads(relative=True):
         style_changes[name] = getattr(style, name) * float(1.0 + rng.normal(0.0, spread))
-    for name, spread in _STYLE_ABSOLUTE_SPREAD.items():
+    for name, spread in _walk_spreads(relative=False):
         style_changes[name] = getattr(style, name) + float(rng.normal(0.0, spread))
     # Soft tissue and posture make widths wobble by a percent or two between recordings.
     shape_changes = {

@@ -1,4 +1,4 @@
-"""The synthetic CASIA-B-like dataset: configuration, one sequence, and the whole dataset via Ray.
+"""The synthetic CASIA-B-like dataset: one sequence, and the whole dataset via Ray.
 
 It composes body, motion, clothing, rendering and artefacts into sequences with CASIA-B's
 structure (subjects x types x views), pretreats them with the same code as ``convert-frames`` and
@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from landmarkgait.data.errors import DataError
-from landmarkgait.data.format import SequenceRecord, ShardInfo, assemble_dataset, shard_file_name, write_shard
+from landmarkgait.data.format import SequenceRecord, ShardInfo, shard_file_name
 from landmarkgait.data.pretreatment import pretreat_sequence
-from landmarkgait.data.staging import check_destination, discard_staging_dir, make_staging_dir
+from landmarkgait.data.staging import check_destination, staging_dir
 from landmarkgait.data.synth.artefacts import (
     fail_frames,
     failed_frames,
@@ -34,96 +34,25 @@ from landmarkgait.data.synth.artefacts import (
 from landmarkgait.data.synth.body import body_capsules, sample_subject, vary_for_sequence
 from landmarkgait.data.synth.capsules import Capsules, concat_capsules
 from landmarkgait.data.synth.clothing import Outfit, sample_bag, sample_coat, vary_coat
+from landmarkgait.data.synth.config import (
+    CASIA_B_SUBJECTS,
+    CASIA_B_TRAIN_SUBJECTS,
+    CASIA_B_TYPES,
+    CASIA_B_VIEWS,
+    SynthConfig,
+)
 from landmarkgait.data.synth.motion import posture_drift, walk
 from landmarkgait.data.synth.render import Camera, render_silhouettes
+from landmarkgait.data.writer import assemble_dataset, write_shard
 
 log = logging.getLogger(__name__)
 
-CASIA_B_TYPES: tuple[str, ...] = (
-    *(f"nm-{i:02d}" for i in range(1, 7)),
-    "bg-01",
-    "bg-02",
-    "cl-01",
-    "cl-02",
-)
-CASIA_B_VIEWS: tuple[str, ...] = tuple(f"{angle:03d}" for angle in range(0, 181, 18))
 IMAGE_SIZE = 64
 DATASET_NAME = "synthetic-casia-b"
-# CASIA-B's split: the first 74 of 124 subjects train, the other 50 test.
-CASIA_B_TRAIN_SUBJECTS, CASIA_B_SUBJECTS = 74, 124
-_MAX_FRAMES_LIMIT = 1000
 _MAX_FAILED_FRAMES = 3
 
 # Independent random streams per subject.
 _IDENTITY, _COAT, _WALK, _VIEW = 0, 1, 2, 3
-
-
-@dataclass(frozen=True)
-class SynthConfig:
-    """Arguments of the synthetic benchmark; invalid values raise ``DataError`` naming the argument.
-
-    ``render_size`` is the square render window in pixels before pretreatment to 64x64;
-    ``artefacts`` scales segmentation artefacts (0 = clean silhouettes); ``workers`` bounds the
-    number of parallel Ray tasks (None = all CPUs) and does not change the output.
-    """
-
-    subjects: int = CASIA_B_SUBJECTS
-    types: tuple[str, ...] = CASIA_B_TYPES
-    views: tuple[str, ...] = CASIA_B_VIEWS
-    min_frames: int = 30
-    max_frames: int = 100
-    seed: int = 0
-    render_size: int = 128
-    artefacts: float = 1.0
-    workers: int | None = field(default=None, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "types", _checked_subset("types", self.types, CASIA_B_TYPES))
-        object.__setattr__(self, "views", _checked_subset("views", self.views, CASIA_B_VIEWS))
-        _check_int("subjects", self.subjects, 2, 999, "(a train and a test subject at least)")
-        _check_int("min_frames", self.min_frames, 1, _MAX_FRAMES_LIMIT)
-        _check_int("max_frames", self.max_frames, 1, _MAX_FRAMES_LIMIT)
-        if self.min_frames > self.max_frames:
-            raise DataError(
-                f"min_frames ({self.min_frames}) must not be greater than max_frames ({self.max_frames})"
-            )
-        _check_int("seed", self.seed, 0, 2**63 - 1)
-        _check_int("render_size", self.render_size, 64, 512)
-        if not isinstance(self.artefacts, (int, float)) or not 0.0 <= float(self.artefacts) <= 3.0:
-            raise DataError(f"artefacts must be a number in [0, 3], got {self.artefacts!r}")
-        if self.workers is not None:
-            _check_int("workers", self.workers, 1, 4096)
-
-    @property
-    def subject_names(self) -> tuple[str, ...]:
-        return tuple(f"{number:03d}" for number in range(1, self.subjects + 1))
-
-    def to_metadata(self) -> dict[str, Any]:
-        """The arguments that determine the content (``workers`` does not), JSON-serialisable."""
-        values = asdict(self)
-        del values["workers"]
-        return {name: list(value) if isinstance(value, tuple) else value for name, value in values.items()}
-
-
-def _checked_subset(name: str, values: Any, allowed: tuple[str, ...]) -> tuple[str, ...]:
-    if isinstance(values, str) or not hasattr(values, "__iter__"):
-        raise DataError(f"{name} must be a list of strings from {', '.join(allowed)}, got {values!r}")
-    chosen = tuple(values)
-    if not chosen:
-        raise DataError(f"{name} must not be empty; choose from {', '.join(allowed)}")
-    for value in chosen:
-        if value not in allowed:
-            raise DataError(f"{name}: unknown value {value!r}; expected one of {', '.join(allowed)}")
-    if len(set(chosen)) != len(chosen):
-        raise DataError(f"{name}: duplicate values in {', '.join(chosen)}")
-    return tuple(value for value in allowed if value in chosen)  # canonical order
-
-
-def _check_int(name: str, value: Any, low: int, high: int, why: str = "") -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-        raise DataError(
-            f"{name} must be an integer in [{low}, {high}]{' ' + why if why else ''}, got {value!r}"
-        )
 
 
 def default_partition(subject_names: tuple[str, ...]) -> dict[str, list[str]]:
@@ -265,35 +194,32 @@ def generate_dataset(config: SynthConfig, out: Path, *, overwrite: bool = False)
             log_to_driver=False,
         )
     in_flight_limit = config.workers or max(1, int(ray.available_resources().get("CPU", 1)))
-    staging = make_staging_dir(out)
     try:
-        task = ray.remote(num_cpus=1, max_retries=0)(write_subject_shard)
-        pending_subjects = list(config.subject_names)
-        running: list[Any] = []
-        with tqdm(
-            total=config.subjects, desc="Generating subjects", unit="subject", disable=None
-        ) as progress:
-            while pending_subjects or running:
-                while pending_subjects and len(running) < in_flight_limit:
-                    running.append(task.remote(config, pending_subjects.pop(0), staging))
-                done, running = ray.wait(running, num_returns=1)
-                for info in ray.get(done):
-                    progress.update(1)
-                    log.debug("wrote %s: %d sequences", info.path.name, info.num_sequences)
-        return assemble_dataset(
-            staging,
-            out,
-            name=DATASET_NAME,
-            source=f"landmarkgait data synth (seed {config.seed})",
-            extra_metadata={
-                "partition": default_partition(config.subject_names),
-                "synth": config.to_metadata(),
-            },
-            overwrite=overwrite,
-        )
-    except BaseException:
-        discard_staging_dir(staging)
-        raise
+        with staging_dir(out) as staging:
+            task = ray.remote(num_cpus=1, max_retries=0)(write_subject_shard)
+            pending_subjects = list(config.subject_names)
+            running: list[Any] = []
+            with tqdm(
+                total=config.subjects, desc="Generating subjects", unit="subject", disable=None
+            ) as progress:
+                while pending_subjects or running:
+                    while pending_subjects and len(running) < in_flight_limit:
+                        running.append(task.remote(config, pending_subjects.pop(0), staging))
+                    done, running = ray.wait(running, num_returns=1)
+                    for info in ray.get(done):
+                        progress.update(1)
+                        log.debug("wrote %s: %d sequences", info.path.name, info.num_sequences)
+            return assemble_dataset(
+                staging,
+                out,
+                name=DATASET_NAME,
+                source=f"landmarkgait data synth (seed {config.seed})",
+                extra_metadata={
+                    "partition": default_partition(config.subject_names),
+                    "synth": config.to_metadata(),
+                },
+                overwrite=overwrite,
+            )
     finally:
         if started_ray:
             ray.shutdown()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from landmarkgait.data.atomic import write_atomic
 from landmarkgait.data.errors import DataError
-from landmarkgait.data.evaluation import write_bytes_atomically
 from landmarkgait.data.reader import SilhouetteDataset
 
 
@@ -44,7 +44,7 @@ def contact_sheet(
         picks = np.linspace(0, frames.shape[0] - 1, frames_per_cell).round().astype(int)
         row, column = views.index(view) * height, types.index(type_) * cell_width
         sheet[row : row + height, column : column + cell_width] = np.concatenate(list(frames[picks]), axis=1)
-    return write_bytes_atomically(Path(out), _render_png(sheet, chosen, types, views, height, cell_width))
+    return write_atomic(Path(out), _render_png(sheet, chosen, types, views, height, cell_width))
 
 
 def _render_png(

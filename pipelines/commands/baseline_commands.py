@@ -1,39 +1,34 @@
 """``landmarkgait baseline gei``: the training-free GEI + nearest-neighbour baseline.
 
-Parses arguments, calls ``landmarkgait.data.baseline_gei`` and prints or writes the evaluation. No
-evaluation logic lives here.
+Parses arguments, calls ``landmarkgait.data.evaluation.gei_baseline`` and prints or writes the
+evaluation. No evaluation logic lives here.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 
-from landmarkgait.data.evaluation_names import METRICS
+from landmarkgait.data.evaluation.names import METRICS
+from landmarkgait.pipelines.commands.arguments import (
+    add_command,
+    add_command_group,
+    add_json_option,
+    print_json,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``landmarkgait baseline gei``."""
-    baseline = subparsers.add_parser(
+    baselines = add_command_group(
+        subparsers,
         "baseline",
         help="training-free baselines that calibrate a dataset's difficulty",
-        description="Training-free baselines that calibrate a dataset's difficulty.",
+        title="baselines",
+        metavar="BASELINE",
     )
-    commands = baseline.add_subparsers(title="baselines", metavar="BASELINE")
-    baseline.set_defaults(handler=lambda _args: _print_help(baseline))
-
-    gei = commands.add_parser(
-        "gei",
-        help="gait-energy-image + nearest neighbour, CASIA-B protocol on the test subjects",
-        description=(
-            "Average each test sequence's silhouettes into a gait energy image (GEI) and match probes "
-            "to the gallery by nearest neighbour with the CASIA-B protocol (probes nm-05/06, bg-01/02, "
-            "cl-01/02; gallery nm-01..04; identical-view cells excluded). Prints rank-1 per probe view x "
-            "gallery view and the NM / BG / CL means."
-        ),
-    )
+    gei = add_command(baselines, "gei", _gei)
     gei.add_argument("dataset", type=Path, metavar="DATASET", help="Parquet dataset directory")
     gei.add_argument(
         "--partition",
@@ -42,19 +37,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="OpenGait partition JSON (default: the dataset's own partition, else CASIA-B's 74/50 split)",
     )
     gei.add_argument("--metric", choices=METRICS, default="euc", help="distance (default: euc)")
-    gei.add_argument("--json", action="store_true", help="print the summary metrics as JSON")
+    add_json_option(gei, "the summary metrics")
     gei.add_argument("--csv", type=Path, metavar="PATH", help="also write the per-view results as CSV")
     gei.add_argument("--heatmap", type=Path, metavar="PNG", help="also write the per-view rank-1 heatmap")
-    gei.set_defaults(handler=_gei)
-
-
-def _print_help(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
 
 
 def _gei(args: argparse.Namespace) -> int:
-    from landmarkgait.data.baseline_gei import evaluate_gei_baseline
+    """gait-energy-image + nearest neighbour, CASIA-B protocol on the test subjects
+
+    Average each test sequence's silhouettes into a gait energy image (GEI) and match probes to the
+    gallery by nearest neighbour with the CASIA-B protocol (probes nm-05/06, bg-01/02, cl-01/02; gallery
+    nm-01..04; identical-view cells excluded). Prints rank-1 per probe view x gallery view and the NM / BG
+    / CL means.
+    """
+    from landmarkgait.data.evaluation.gei_baseline import evaluate_gei_baseline
     from landmarkgait.data.partition import resolve_partition
     from landmarkgait.data.reader import SilhouetteDataset
 
@@ -77,7 +73,7 @@ def _gei(args: argparse.Namespace) -> int:
             "metric": evaluation.metric,
             "metrics": metrics,
         }
-        print(json.dumps(report, indent=2))
+        print_json(report, sort_keys=False)
     else:
         print(evaluation.format_table())
     return 0

@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+
+from landmarkgait.pipelines.commands.arguments import (
+    add_command,
+    add_json_option,
+    add_pipeline_options,
+    pipeline_overrides,
+    print_json,
+)
 
 
 def handle_sweep(args: argparse.Namespace) -> int:
-    from landmarkgait.pipelines.commands.train_commands import overrides_with_options
+    """Ray Tune sweep over config keys (landmark count, loss weights), trials compared in MLflow
+
+    Run a Ray Tune sweep (grid, random or Optuna search; FIFO or ASHA scheduling) whose trials are
+    pipeline runs. Trials reuse finished stages whose config is unchanged, so a sweep over a
+    recognition-only parameter trains stages 1-2 once. Every trial is an MLflow child run of the sweep
+    run; the sweep logs a trial table, a metric-vs-parameter plot and tags the best trial.
+    """
     from landmarkgait.pipelines.sweep.config import load_sweep
 
-    loaded = load_sweep(args.config, overrides_with_options(args))  # errors before importing Ray and torch
+    loaded = load_sweep(args.config, pipeline_overrides(args))  # errors before importing Ray and torch
     from landmarkgait.pipelines.sweep.driver import run_sweep
 
     outcome = run_sweep(loaded, resume=args.resume, ray_address=args.ray_address)
     if args.json:
-        json.dump(
+        print_json(
             {
                 "sweep_run_id": outcome.sweep_run_id,
                 "experiment_path": str(outcome.experiment_path),
@@ -35,12 +48,8 @@ def handle_sweep(args: argparse.Namespace) -> int:
                     }
                     for row in outcome.rows
                 ],
-            },
-            sys.stdout,
-            indent=2,
-            sort_keys=True,
+            }
         )
-        print()
     else:
         print_table(outcome)
     if outcome.errors:
@@ -74,21 +83,10 @@ def print_table(outcome) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from landmarkgait.pipelines.commands.train_commands import add_common_options
-
-    sweep = subparsers.add_parser(
-        "sweep",
-        help="Ray Tune sweep over config keys (landmark count, loss weights), trials compared in MLflow",
-        description=(
-            "Run a Ray Tune sweep (grid, random or Optuna search; FIFO or ASHA scheduling) whose trials are "
-            "pipeline runs. Trials reuse finished stages whose config is unchanged, so a sweep over a "
-            "recognition-only parameter trains stages 1-2 once. Every trial is an MLflow child run of the "
-            "sweep run; the sweep logs a trial table, a metric-vs-parameter plot and tags the best trial."
-        ),
-    )
-    add_common_options(sweep, config_help="sweep config YAML (see ray_configs/sweep_*.yaml)")
+    """Add ``sweep``."""
+    sweep = add_command(subparsers, "sweep", handle_sweep)
+    add_pipeline_options(sweep, config_help="sweep config YAML (see ray_configs/sweep_*.yaml)")
     sweep.add_argument(
         "--resume", action="store_true", help="continue the newest interrupted sweep of this config's name"
     )
-    sweep.add_argument("--json", action="store_true", help="print the outcome as JSON")
-    sweep.set_defaults(handler=handle_sweep)
+    add_json_option(sweep)

@@ -6,74 +6,27 @@ Parses arguments, calls ``landmarkgait.data.synth`` and prints the outcome. No g
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
-from landmarkgait.data.synth import CASIA_B_TYPES, CASIA_B_VIEWS, SynthConfig, generate_dataset
+from landmarkgait.data.synth.config import CASIA_B_TYPES, CASIA_B_VIEWS, SynthConfig
+from landmarkgait.data.synth.generator import generate_dataset
+from landmarkgait.pipelines.commands.arguments import add_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``synth`` and ``preview`` under ``landmarkgait data``."""
-    defaults = SynthConfig()
-    synth = subparsers.add_parser(
-        "synth",
-        help="generate the synthetic CASIA-B-like benchmark as a Parquet dataset",
-        description=(
-            "Render articulated 3D walkers (identity in body shape and gait style) through a perspective "
-            "camera at each view, add bags (bg), coats (cl) and segmentation artefacts, pretreat to 64x64 "
-            "exactly like convert-frames, and write a Parquet dataset with CASIA-B's structure and its "
-            "default train/test partition. One Ray task per subject; the same arguments and seed give "
-            "byte-identical shards whatever the number of workers."
-        ),
-    )
+    synth = add_command(subparsers, "synth", _synth)
     synth.add_argument("--out", type=Path, required=True, metavar="DIR", help="dataset directory to create")
-    synth.add_argument(
-        "--subjects",
-        type=int,
-        default=defaults.subjects,
-        help=f"number of subjects 001..N (default: {defaults.subjects})",
-    )
-    synth.add_argument(
-        "--views",
-        type=_comma_list,
-        default=CASIA_B_VIEWS,
-        metavar="V,V,...",
-        help=f"comma-separated subset of the views {','.join(CASIA_B_VIEWS)} (default: all)",
-    )
-    synth.add_argument(
-        "--types",
-        type=_comma_list,
-        default=CASIA_B_TYPES,
-        metavar="T,T,...",
-        help=f"comma-separated subset of the sequence types {','.join(CASIA_B_TYPES)} (default: all)",
-    )
-    synth.add_argument(
-        "--min-frames",
-        type=int,
-        default=defaults.min_frames,
-        help=f"shortest sequence (default: {defaults.min_frames})",
-    )
-    synth.add_argument(
-        "--max-frames",
-        type=int,
-        default=defaults.max_frames,
-        help=f"longest sequence (default: {defaults.max_frames})",
-    )
-    synth.add_argument(
-        "--seed", type=int, default=defaults.seed, help=f"random seed (default: {defaults.seed})"
-    )
-    synth.add_argument(
-        "--render-size",
-        type=int,
-        default=defaults.render_size,
-        help=f"render window in pixels before pretreatment to 64x64 (default: {defaults.render_size})",
-    )
-    synth.add_argument(
-        "--artefacts",
-        type=float,
-        default=defaults.artefacts,
-        help=f"strength of segmentation artefacts, 0 = clean silhouettes (default: {defaults.artefacts})",
-    )
+    _add_number(synth, "subjects", int, "number of subjects 001..N")
+    _add_subset(synth, "views", CASIA_B_VIEWS, "V,V,...", "views")
+    _add_subset(synth, "types", CASIA_B_TYPES, "T,T,...", "sequence types")
+    _add_number(synth, "min_frames", int, "shortest sequence")
+    _add_number(synth, "max_frames", int, "longest sequence")
+    _add_number(synth, "seed", int, "random seed")
+    _add_number(synth, "render_size", int, "render window in pixels before pretreatment to 64x64")
+    _add_number(synth, "artefacts", float, "strength of segmentation artefacts, 0 = clean silhouettes")
     synth.add_argument(
         "--workers",
         type=int,
@@ -81,21 +34,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="parallel Ray tasks (default: all CPUs); does not change the output",
     )
     synth.add_argument("--overwrite", action="store_true", help="replace DIR if it exists")
-    synth.set_defaults(handler=_synth)
 
-    preview = subparsers.add_parser(
-        "preview",
-        help="write a contact sheet PNG (views x types) of one subject",
-        description=(
-            "Write a PNG contact sheet of one subject of a dataset: one row per view, one column per "
-            "sequence type, a few frames spread over each sequence."
-        ),
-    )
+    preview = add_command(subparsers, "preview", _preview)
     preview.add_argument("dataset", type=Path, metavar="DATASET", help="Parquet dataset directory")
     preview.add_argument("--out", type=Path, required=True, metavar="PNG", help="image file to write")
     preview.add_argument("--subject", help="subject to show (default: the first)")
     preview.add_argument("--frames", type=int, default=3, help="frames per sequence (default: 3)")
-    preview.set_defaults(handler=_preview)
+
+
+def _add_number(parser: argparse.ArgumentParser, field: str, kind: type, meaning: str) -> None:
+    """``--FIELD`` for a numeric ``SynthConfig`` field, defaulting to (and showing) the config's default."""
+    default = getattr(SynthConfig(), field)
+    parser.add_argument(
+        f"--{field.replace('_', '-')}", type=kind, default=default, help=f"{meaning} (default: {default})"
+    )
+
+
+def _add_subset(
+    parser: argparse.ArgumentParser, field: str, every: tuple[str, ...], metavar: str, what: str
+) -> None:
+    """``--FIELD A,B,...``: a comma-separated subset of ``every`` (default: all of them)."""
+    parser.add_argument(
+        f"--{field}",
+        type=_comma_list,
+        default=every,
+        metavar=metavar,
+        help=f"comma-separated subset of the {what} {','.join(every)} (default: all)",
+    )
 
 
 def _comma_list(text: str) -> tuple[str, ...]:
@@ -103,18 +68,19 @@ def _comma_list(text: str) -> tuple[str, ...]:
 
 
 def _synth(args: argparse.Namespace) -> int:
+    """generate the synthetic CASIA-B-like benchmark as a Parquet dataset
+
+    Render articulated 3D walkers (identity in body shape and gait style) through a perspective camera at
+    each view, add bags (bg), coats (cl) and segmentation artefacts, pretreat to 64x64 exactly like
+    convert-frames, and write a Parquet dataset with CASIA-B's structure and its default train/test
+    partition. One Ray task per subject; the same arguments and seed give byte-identical shards whatever
+    the number of workers.
+    """
     from landmarkgait.data.format import read_metadata
 
+    # The options are named after the config's fields (see register).
     config = SynthConfig(
-        subjects=args.subjects,
-        types=args.types,
-        views=args.views,
-        min_frames=args.min_frames,
-        max_frames=args.max_frames,
-        seed=args.seed,
-        render_size=args.render_size,
-        artefacts=args.artefacts,
-        workers=args.workers,
+        **{field.name: getattr(args, field.name) for field in dataclasses.fields(SynthConfig)}
     )
     started = time.perf_counter()
     out = generate_dataset(config, args.out, overwrite=args.overwrite)
@@ -129,6 +95,11 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _preview(args: argparse.Namespace) -> int:
+    """write a contact sheet PNG (views x types) of one subject
+
+    Write a PNG contact sheet of one subject of a dataset: one row per view, one column per sequence type,
+    a few frames spread over each sequence.
+    """
     from landmarkgait.data.reader import SilhouetteDataset
     from landmarkgait.data.synth.preview import contact_sheet
 

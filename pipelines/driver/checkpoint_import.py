@@ -23,12 +23,12 @@ from pathlib import Path
 from landmarkgait.data.reader import SilhouetteDataset
 from landmarkgait.models.checkpoint import load_opengait_checkpoint, read_checkpoint
 from landmarkgait.models.errors import ModelConfigError
-from landmarkgait.pipelines.config import STAGES, PipelineConfig
+from landmarkgait.models.registry import STAGES, stage_spec
+from landmarkgait.pipelines.config import PipelineConfig
 from landmarkgait.pipelines.driver.planning import stage_keys
 from landmarkgait.pipelines.driver.run import code_version, prepare
 from landmarkgait.pipelines.errors import PipelineError
-from landmarkgait.pipelines.tracking.tracker import (
-    CHECKPOINT_DIR,
+from landmarkgait.pipelines.tracking.tags import (
     TAG_CHECKPOINT_SHA256,
     TAG_CODE,
     TAG_DATA,
@@ -39,19 +39,11 @@ from landmarkgait.pipelines.tracking.tracker import (
     TAG_STAGE,
     TAG_STAGE_KEY,
     TAG_UPSTREAM,
-    Tracker,
 )
-from landmarkgait.pipelines.worker.stage_outputs import log_pytorch_model, log_visual_summary
-from landmarkgait.pipelines.worker.stage_trainer import SAVE_NAMES, build_stage_model
+from landmarkgait.pipelines.worker.stage_outputs import log_visual_summary
+from landmarkgait.pipelines.worker.stage_trainer import build_stage_model
 
 log = logging.getLogger(__name__)
-
-# The command to run after importing each stage, before the config's options; ``{run_id}`` filled in.
-NEXT_COMMANDS = {
-    "landmark": ["run"],
-    "parsing": ["train", "--stage", "recognition"],
-    "recognition": ["evaluate", "--run", "{run_id}"],
-}
 
 
 @dataclass(frozen=True)
@@ -69,7 +61,7 @@ class ImportOutcome:
 
     def next_command(self, config_path: str, options: list[str]) -> str:
         """The shell command that continues from this run: train the next stages, or evaluate."""
-        words = [word.format(run_id=self.run_id) for word in NEXT_COMMANDS[self.stage]]
+        words = [word.format(run_id=self.run_id) for word in stage_spec(self.stage).after_import]
         return shlex.join(["landmarkgait", *words, config_path, *options])
 
 
@@ -89,19 +81,6 @@ def checkpoint_iteration(checkpoint: dict[str, object], path: Path) -> int:
             f"checkpoint {path}: key 'iteration' must be a non-negative integer, got {iteration!r}"
         )
     return iteration
-
-
-def find_import(tracker: Tracker, stage: str, key: str, sha256: str) -> str | None:
-    """A finished run that imported the same file as ``stage`` under ``key``."""
-    runs = tracker.client.search_runs(
-        [tracker.experiment_id],
-        filter_string=(
-            f"tags.`{TAG_STAGE}` = '{stage}' and tags.`{TAG_STAGE_KEY}` = '{key}' "
-            f"and tags.`{TAG_CHECKPOINT_SHA256}` = '{sha256}' and attributes.status = 'FINISHED'"
-        ),
-        max_results=1,
-    )
-    return runs[0].info.run_id if runs else None
 
 
 def import_stage_checkpoint(
@@ -125,7 +104,7 @@ def import_stage_checkpoint(
     sha256 = file_sha256(path)
     key = stage_keys(config, prepared.data)[stage]
     outcome = ImportOutcome("", stage, key, iteration, sha256, False, tracker.tracking_uri)
-    existing = find_import(tracker, stage, key, sha256)
+    existing = tracker.imported_run(stage, key, sha256)
     if existing is not None:
         log.info("%s was imported before as %s run %s (key %s)", path, stage, existing, key)
         return replace(outcome, run_id=existing, reused=True)
@@ -155,12 +134,12 @@ def import_stage_checkpoint(
     try:
         tracker.log_text(run_id, config.to_yaml(), "config/resolved.yaml")
         with tempfile.TemporaryDirectory(prefix="landmarkgait-import-") as scratch:
-            copy = Path(scratch) / f"{SAVE_NAMES[stage]}-{iteration:05d}.pt"
+            copy = Path(scratch) / stage_spec(stage).checkpoint_file(iteration)
             shutil.copyfile(path, copy)
-            tracker.log_artifact(run_id, copy, CHECKPOINT_DIR)
+            tracker.log_checkpoint(run_id, copy)
         log_visual_summary(tracker, run_id, model, SilhouetteDataset(prepared.dataset_path))
-        if stage == "recognition":
-            log_pytorch_model(tracker, run_id, model, config.tracking.registered_model)
+        if stage_spec(stage).evaluates:
+            tracker.log_pytorch_model(run_id, model, config.tracking.registered_model)
         tracker.set_tags(run_id, {TAG_ITERATION: iteration})
     except BaseException:
         tracker.finish(run_id, "FAILED")

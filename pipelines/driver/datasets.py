@@ -33,24 +33,13 @@ def ensure_dataset(section: DataSection, ray_address: str | None = None) -> Path
             f"'landmarkgait data convert-pkl SRC {path}' or raw frames with "
             f"'landmarkgait data convert-frames SRC {path}', or set data.synthetic to generate it on first use."
         )
-    from landmarkgait.data.synth import SynthConfig, generate_dataset
+    from landmarkgait.data.synth.generator import generate_dataset
 
-    synthetic = section.synthetic
-    options = {
-        "subjects": synthetic.subjects,
-        "min_frames": synthetic.min_frames,
-        "max_frames": synthetic.max_frames,
-        "seed": synthetic.seed,
-    }
-    if synthetic.views is not None:
-        options["views"] = tuple(synthetic.views)
-    if synthetic.types is not None:
-        options["types"] = tuple(synthetic.types)
     log.info("generating the synthetic dataset at %s (first use; cached afterwards)", path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # A loopback-only local Ray (or the given cluster) for the generator's tasks; no Train, no dashboard.
     with ray_session(ray_address, include_dashboard=False):
-        return generate_dataset(SynthConfig(**options), path)
+        return generate_dataset(section.synthetic, path)
 
 
 def describe_dataset(path: Path, partition: str | None) -> DataIdentity:

@@ -15,10 +15,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from landmarkgait.pipelines.config import STAGES, PipelineConfig
+from landmarkgait.models.registry import STAGES, stage_spec
+from landmarkgait.pipelines.config import PipelineConfig
 from landmarkgait.pipelines.config_schema import to_mapping
 from landmarkgait.pipelines.errors import PipelineError
-from landmarkgait.pipelines.tracking.tracker import TAG_STAGE, TAG_STAGE_KEY, StageRunInfo, Tracker
+from landmarkgait.pipelines.tracking.records import RunRecord
+from landmarkgait.pipelines.tracking.tags import TAG_STAGE, TAG_STAGE_KEY
+from landmarkgait.pipelines.tracking.tracker import Tracker
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +43,14 @@ class DataIdentity:
 
 @dataclass(frozen=True)
 class StageTask:
-    """One stage of a plan: train it (``reuse_run_id`` None) or reuse a finished run."""
+    """One stage of a plan: train it (``reuse_run_id`` None) or reuse a finished run.
+
+    ``upstream_run_id`` is the run the stage starts from when the planner knows it: the run before
+    the plan's first stage, or the previous stage's reused run. None means no upstream for the
+    pipeline's first stage, and "the run the previous stage trains in this plan" for any other:
+    that run exists only on the workers, once trained. ``followed_by`` makes such tasks and
+    ``upstream_run`` resolves them.
+    """
 
     stage: str
     stage_key: str
@@ -50,6 +60,16 @@ class StageTask:
     @property
     def trains(self) -> bool:
         return self.reuse_run_id is None
+
+    def followed_by(self, stage: str, stage_key: str, reuse_run_id: str | None) -> StageTask:
+        """The task of the next stage, which starts from this task's run: the reused one, or
+        (``upstream_run_id`` None) the run this task will train."""
+        return StageTask(stage, stage_key, self.reuse_run_id, reuse_run_id)
+
+    def upstream_run(self, previous_run: str | None) -> str | None:
+        """The run this stage starts from, given ``previous_run``, the run the stage before it in
+        the plan reused or trained (None before the plan's first stage)."""
+        return self.upstream_run_id or previous_run
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,8 +108,8 @@ def stage_keys(config: PipelineConfig, data: DataIdentity) -> dict[str, str]:
 
 
 def previous_stage(stage: str) -> str | None:
-    index = STAGES.index(stage)
-    return STAGES[index - 1] if index else None
+    """The stage whose checkpoint initialises ``stage`` (its registry spec's ``upstream``)."""
+    return stage_spec(stage).upstream
 
 
 def plan_pipeline(
@@ -117,7 +137,7 @@ def plan_pipeline(
     if upstream_stage is not None:
         upstream_run_id, upstream_key = resolve_upstream(config, data, tracker, first, upstream_run_id)
     elif upstream_run_id is not None:
-        raise PipelineError("stage 'landmark' is the first stage and takes no --upstream run")
+        raise PipelineError(f"stage '{first}' is the first stage and takes no --upstream run")
 
     plan: list[StageTask] = []
     may_reuse = not force
@@ -126,9 +146,12 @@ def plan_pipeline(
         reuse = tracker.find_finished_stage_run(stage, key) if may_reuse else None
         if reuse is None:
             may_reuse = False  # everything after a retrained stage must be retrained too
-        plan.append(StageTask(stage, key, upstream_run_id, reuse.run_id if reuse else None))
+        reuse_run_id = reuse.run_id if reuse else None
+        if plan:
+            plan.append(plan[-1].followed_by(stage, key, reuse_run_id))
+        else:
+            plan.append(StageTask(stage, key, upstream_run_id, reuse_run_id))
         upstream_key = key
-        upstream_run_id = reuse.run_id if reuse else None  # None: the run trained just before in this plan
     return plan
 
 
@@ -140,23 +163,21 @@ def resolve_upstream(
     assert upstream_stage is not None
     if explicit is not None:
         run = tracker.get_run(explicit)
-        tags = run.data.tags
+        tags = run.tags
         if tags.get(TAG_STAGE) != upstream_stage:
             raise PipelineError(
-                f"--upstream run {run.info.run_id} is a {tags.get(TAG_STAGE, 'non-landmarkgait')!r} run; "
+                f"--upstream run {run.run_id} is a {tags.get(TAG_STAGE, 'non-landmarkgait')!r} run; "
                 f"stage {stage!r} needs a finished {upstream_stage!r} stage run"
             )
-        if run.info.status != "FINISHED":
-            raise PipelineError(
-                f"--upstream run {run.info.run_id} has status {run.info.status}, not FINISHED"
-            )
-        return run.info.run_id, tags[TAG_STAGE_KEY]
+        if run.status != "FINISHED":
+            raise PipelineError(f"--upstream run {run.run_id} has status {run.status}, not FINISHED")
+        return run.run_id, tags[TAG_STAGE_KEY]
     expected = stage_keys(config, data)[upstream_stage]
     found = tracker.find_finished_stage_run(upstream_stage, expected)
     if found is not None:
         log.info("stage %s starts from %s run %s (key %s)", stage, upstream_stage, found.run_id, expected)
         return found.run_id, expected
-    candidates: list[StageRunInfo] = tracker.stage_runs(upstream_stage, max_results=10)
+    candidates: list[RunRecord] = tracker.stage_runs(upstream_stage, max_results=10)
     listing = "\n".join(f"  - {info.describe()}" for info in candidates) or "  (none)"
     raise PipelineError(
         f"no finished {upstream_stage!r} stage run matches this config and dataset (key {expected}) in "

@@ -16,26 +16,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import mlflow
 from ray.train import FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchConfig, TorchTrainer
 
 import landmarkgait
-from landmarkgait.pipelines.config import STAGES, PipelineConfig
+from landmarkgait.models.registry import EVALUATED_STAGE, STAGES
+from landmarkgait.pipelines.config import PipelineConfig
 from landmarkgait.pipelines.driver.datasets import describe_dataset, ensure_dataset
 from landmarkgait.pipelines.driver.planning import DataIdentity, StageTask, plan_pipeline
 from landmarkgait.pipelines.driver.ray_runtime import ray_session
 from landmarkgait.pipelines.errors import PipelineError
-from landmarkgait.pipelines.tracking.tracker import (
+from landmarkgait.pipelines.tracking.tags import (
     TAG_CODE,
     TAG_DATA,
     TAG_EVALUATED_RUN,
     TAG_KIND,
-    TAG_PIPELINE,
     TAG_STAGE,
-    Tracker,
     stage_link_tag,
 )
+from landmarkgait.pipelines.tracking.tracker import Tracker
 from landmarkgait.pipelines.worker.job import WorkerJob
 from landmarkgait.pipelines.worker.loop import train_loop_per_worker
 
@@ -207,12 +206,8 @@ def fit(job: WorkerJob, name: str, callbacks: Sequence[Any] = ()) -> None:
 
 def collect_stage_runs(tracker: Tracker, parent: str, plan: Sequence[StageTask]) -> dict[str, str]:
     runs: dict[str, str] = {task.stage: task.reuse_run_id for task in plan if task.reuse_run_id}
-    found = tracker.client.search_runs(
-        [tracker.experiment_id],
-        filter_string=f"tags.`{TAG_PIPELINE}` = '{parent}' and attributes.status = 'FINISHED'",
-    )
-    for run in found:
-        runs[run.data.tags[TAG_STAGE]] = run.info.run_id
+    for run in tracker.stage_runs_of_pipeline(parent, finished_only=True):
+        runs[run.tags[TAG_STAGE]] = run.run_id
     missing = [task.stage for task in plan if task.stage not in runs]
     if missing:
         raise PipelineError(f"stages {', '.join(missing)} did not finish; see the Ray Train logs above")
@@ -233,22 +228,18 @@ def summarise(
     outcome = PipelineOutcome(
         parent, stage_runs, reused, ui_command=tracker.ui_command(), tracking_uri=tracker.tracking_uri
     )
-    evaluated = evaluation_run or stage_runs.get("recognition")
+    evaluated = evaluation_run or stage_runs.get(EVALUATED_STAGE)
     if evaluated is None:
         return outcome
-    metrics = tracker.client.get_run(evaluated).data.metrics
+    metrics = tracker.get_run(evaluated).metrics
     outcome.evaluation = {key: value for key, value in metrics.items() if key.startswith("eval/")}
     if outcome.evaluation and parent != evaluated:
         tracker.log_metrics(parent, outcome.evaluation, step=0)
-    try:
-        path = mlflow.artifacts.download_artifacts(
-            run_id=evaluated,
-            artifact_path="evaluation/latest/rank1_table.txt",
-            tracking_uri=tracker.tracking_uri,
-        )
-        outcome.rank1_table = Path(path).read_text()
-    except mlflow.exceptions.MlflowException:
+    rank1_table = tracker.read_text_artifact(evaluated, "evaluation/latest/rank1_table.txt")
+    if rank1_table is None:
         log.warning("run %s has no rank-1 table artifact", evaluated)
+    else:
+        outcome.rank1_table = rank1_table
     return outcome
 
 
@@ -264,15 +255,15 @@ def evaluate_recognition_run(
     prepared = prepare(config, ray_address)
     tracker = prepared.tracker
     run = tracker.get_run(run_reference)
-    source = run.info.run_id
-    if run.data.tags.get(TAG_STAGE) != "recognition" or run.info.status != "FINISHED":
+    source = run.run_id
+    if run.tags.get(TAG_STAGE) != EVALUATED_STAGE or run.status != "FINISHED":
         raise PipelineError(
             f"run {source} is not a finished recognition stage run "
-            f"(stage {run.data.tags.get(TAG_STAGE, 'none')!r}, status {run.info.status})"
+            f"(stage {run.tags.get(TAG_STAGE, 'none')!r}, status {run.status})"
         )
     version = code_version()
     target = source
-    if run.data.tags.get(TAG_DATA) != prepared.data.fingerprint:
+    if run.tags.get(TAG_DATA) != prepared.data.fingerprint:
         target = tracker.create_run(
             name=f"evaluation on {prepared.dataset_path.name}",
             tags={
@@ -297,4 +288,4 @@ def evaluate_recognition_run(
         raise
     if target != source:
         tracker.finish(target)
-    return summarise(tracker, target, {"recognition": source}, [], evaluation_run=target)
+    return summarise(tracker, target, {EVALUATED_STAGE: source}, [], evaluation_run=target)

@@ -17,9 +17,7 @@ from typing import Any
 
 import yaml
 
-from landmarkgait.models.errors import ModelConfigError
-from landmarkgait.models.presets import resolve_config
-from landmarkgait.pipelines.config import STAGES, PipelineConfig, load_config
+from landmarkgait.pipelines.config import PipelineConfig, load_config
 from landmarkgait.pipelines.config_schema import assign_key, from_mapping, parse_assignment, to_mapping
 from landmarkgait.pipelines.errors import ConfigError
 from landmarkgait.pipelines.metric_names import ITERATION
@@ -188,9 +186,7 @@ def apply_params(base: PipelineConfig, params: dict[str, Any], source: str) -> P
     shown = ", ".join(f"{key}={value!r}" for key, value in params.items())
     try:
         config = PipelineConfig.from_dict(raw)
-        for stage in STAGES:  # the model section is checked when a stage builds its network
-            resolve_config(stage, config.model.preset, **config.model.build_kwargs())
-    except (ConfigError, ModelConfigError) as error:
+    except ConfigError as error:
         raise ConfigError(f"{source} {shown}: {error}") from None
     return config
 

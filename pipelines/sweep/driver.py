@@ -13,7 +13,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import os
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ from typing import Any
 import ray
 from ray import tune
 
+from landmarkgait.data.atomic import write_atomic
 from landmarkgait.pipelines.driver.ray_runtime import ray_session
 from landmarkgait.pipelines.driver.run import code_version, prepare
 from landmarkgait.pipelines.errors import PipelineError
@@ -35,18 +35,18 @@ from landmarkgait.pipelines.sweep.search import (
     search_algorithm,
     trial_scheduler,
 )
-from landmarkgait.pipelines.sweep.summary import TAG_OUTCOME, TrialRow, summarise_sweep, trial_runs
+from landmarkgait.pipelines.sweep.summary import TrialRow, summarise_sweep
 from landmarkgait.pipelines.sweep.trial import SweepContext, run_trial
-from landmarkgait.pipelines.tracking.tracker import (
+from landmarkgait.pipelines.tracking.tags import (
     TAG_CODE,
     TAG_DATA,
     TAG_KIND,
-    TAG_PIPELINE,
+    TAG_OUTCOME,
     TAG_STAGE,
     TAG_TRIAL,
-    Tracker,
     stage_link_tag,
 )
+from landmarkgait.pipelines.tracking.tracker import Tracker
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,7 @@ class SweepState:
     sweep_run_id: str
 
     def write(self, path: Path) -> None:
-        temporary = path.with_name(f".{path.name}.tmp")
-        temporary.write_text(json.dumps(dataclasses.asdict(self), indent=2))
-        os.replace(temporary, path)
+        write_atomic(path, json.dumps(dataclasses.asdict(self), indent=2))
 
     @classmethod
     def read(cls, path: Path) -> SweepState:
@@ -116,19 +114,16 @@ def close_trial_runs(
     tracker: Tracker, sweep_run_id: str, outcome: str, status: str, trial_id: str | None = None
 ) -> None:
     """Close the still-RUNNING trial runs (of ``trial_id``, or all) and their running stage runs."""
-    for run in trial_runs(tracker, sweep_run_id):
-        if run.info.status != "RUNNING" or (trial_id and run.data.tags.get(TAG_TRIAL) != trial_id):
+    for run in tracker.trial_runs(sweep_run_id):
+        if run.status != "RUNNING" or (trial_id and run.tags.get(TAG_TRIAL) != trial_id):
             continue
-        stage_runs = tracker.client.search_runs(
-            [tracker.experiment_id], filter_string=f"tags.`{TAG_PIPELINE}` = '{run.info.run_id}'"
-        )
         links = {}
-        for stage_run in stage_runs:
-            links[stage_link_tag(stage_run.data.tags.get(TAG_STAGE, "?"))] = stage_run.info.run_id
-            if stage_run.info.status == "RUNNING":
-                tracker.finish(stage_run.info.run_id, status)
-        tracker.set_tags(run.info.run_id, {TAG_OUTCOME: outcome, **links})
-        tracker.finish(run.info.run_id, status)
+        for stage_run in tracker.stage_runs_of_pipeline(run.run_id):
+            links[stage_link_tag(stage_run.tags.get(TAG_STAGE, "?"))] = stage_run.run_id
+            if stage_run.status == "RUNNING":
+                tracker.finish(stage_run.run_id, status)
+        tracker.set_tags(run.run_id, {TAG_OUTCOME: outcome, **links})
+        tracker.finish(run.run_id, status)
 
 
 def pin_locations(loaded: LoadedSweep, tracking_uri: str, dataset_path: Path) -> LoadedSweep:
@@ -169,7 +164,7 @@ def run_sweep(loaded: LoadedSweep, resume: bool = False, ray_address: str | None
     if earlier is not None:
         state = earlier
         sweep_run = tracker.get_run(state.sweep_run_id)
-        if sweep_run.info.status == "FINISHED":
+        if sweep_run.status == "FINISHED":
             raise PipelineError(
                 f"--resume: sweep {state.tune_name} (MLflow run {state.sweep_run_id}) already finished; "
                 "run without --resume to start a new one"
@@ -178,7 +173,7 @@ def run_sweep(loaded: LoadedSweep, resume: bool = False, ray_address: str | None
             raise PipelineError(
                 f"--resume: no Tune experiment state at {root / state.tune_name}; run without --resume"
             )
-        tracker.client.update_run(state.sweep_run_id, status="RUNNING")
+        tracker.reopen(state.sweep_run_id)
         log.info("resuming sweep %s (MLflow run %s)", state.tune_name, state.sweep_run_id)
     else:
         tune_name = f"{loaded.sweep.name}-{time.strftime('%Y%m%d-%H%M%S')}"

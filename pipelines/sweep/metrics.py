@@ -14,13 +14,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from landmarkgait.data.evaluation_names import summary_metric_pattern
-from landmarkgait.models.loss_names import loss_term_names
-from landmarkgait.pipelines.config import STAGES
+from landmarkgait.data.evaluation.names import summary_metric_pattern
+from landmarkgait.models.registry import STAGES, stage_spec
 from landmarkgait.pipelines.errors import ConfigError
 from landmarkgait.pipelines.metric_names import QUALITY_METRICS, STAGE_METRICS_ALWAYS
 
-QUALITY_STAGES = ("landmark", "parsing")
 LEARNING_RATE = re.compile(r"lr/group\d+")
 
 
@@ -43,12 +41,13 @@ def stage_reports(stage: str, name: str, protocol: str) -> bool:
     """Whether ``stage`` reports a metric called ``name`` during training or evaluation."""
     if name in STAGE_METRICS_ALWAYS or LEARNING_RATE.fullmatch(name):
         return True
-    if name.startswith("loss/") and name.removeprefix("loss/") in loss_term_names(stage):
+    spec = stage_spec(stage)
+    if name.startswith("loss/") and name.removeprefix("loss/") in spec.loss_names():
         return True
-    if stage in QUALITY_STAGES and name in QUALITY_METRICS:
+    if spec.quality and name in QUALITY_METRICS:
         return True
     return (
-        stage == "recognition"
+        spec.evaluates
         and name.startswith("eval/")
         and summary_metric_pattern(protocol).fullmatch(name.removeprefix("eval/")) is not None
     )
@@ -58,10 +57,11 @@ def check_metric(metric: str, protocol: str, what: str = "search.metric") -> str
     """Validate a qualified metric name; returns its stage. Errors list what the stage reports."""
     stage, name = split_qualified(metric)
     if not stage_reports(stage, name, protocol):
-        examples = [*STAGE_METRICS_ALWAYS[:2], *(f"loss/{term}" for term in loss_term_names(stage))]
-        if stage == "recognition":
+        spec = stage_spec(stage)
+        examples = [*STAGE_METRICS_ALWAYS[:2], *(f"loss/{term}" for term in spec.loss_names())]
+        if spec.evaluates:
             examples += ["eval/rank1/<condition>", "eval/mAP/<condition>", "eval/rank1/<condition>/<view>"]
-        elif stage in QUALITY_STAGES:
+        if spec.quality:
             examples += list(QUALITY_METRICS)
         raise ConfigError(
             f"{what} {metric!r}: no trial reports it; the {stage} stage reports "

@@ -8,21 +8,17 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import Run
-
-from landmarkgait.pipelines.config import STAGES
+from landmarkgait.data.atomic import atomic_path
+from landmarkgait.models.registry import STAGES
 from landmarkgait.pipelines.sweep.config import LoadedSweep
-from landmarkgait.pipelines.tracking.tracker import TAG_NOTE, TAG_SWEEP, TAG_TRIAL, Tracker, stage_links
-
-TAG_BEST = "landmarkgait.sweep.best"
-TAG_BEST_TRIAL = "landmarkgait.sweep.best_trial_run_id"
-TAG_OUTCOME = "landmarkgait.sweep.outcome"
+from landmarkgait.pipelines.tracking.records import RunRecord
+from landmarkgait.pipelines.tracking.tags import TAG_BEST, TAG_BEST_TRIAL, TAG_NOTE, TAG_OUTCOME, TAG_TRIAL
+from landmarkgait.pipelines.tracking.tracker import Tracker
 
 
 @dataclass
@@ -46,27 +42,17 @@ class TrialRow:
         return row
 
 
-def trial_runs(tracker: Tracker, sweep_run_id: str) -> list[Run]:
-    return tracker.client.search_runs(
-        [tracker.experiment_id],
-        filter_string=f"tags.`{TAG_SWEEP}` = '{sweep_run_id}'",
-        order_by=["attributes.start_time ASC"],
-        max_results=10000,
-    )
-
-
-def trial_row(run: Run, loaded: LoadedSweep) -> TrialRow:
+def trial_row(run: RunRecord, loaded: LoadedSweep) -> TrialRow:
     keys = list(loaded.sweep.search.space)
-    params = {key: _parse(run.data.params.get(key, "")) for key in keys}
-    outcome = run.data.tags.get(TAG_OUTCOME) or ("finished" if run.info.status == "FINISHED" else "running")
-    stage_runs = stage_links(run)
+    params = {key: _parse(run.params.get(key, "")) for key in keys}
+    outcome = run.tags.get(TAG_OUTCOME) or ("finished" if run.status == "FINISHED" else "running")
     return TrialRow(
-        trial_id=run.data.tags.get(TAG_TRIAL, ""),
-        run_id=run.info.run_id,
+        trial_id=run.tags.get(TAG_TRIAL, ""),
+        run_id=run.run_id,
         outcome=outcome,
         params=params,
-        metric=run.data.metrics.get(loaded.sweep.search.metric),
-        stage_runs=stage_runs,
+        metric=run.metrics.get(loaded.sweep.search.metric),
+        stage_runs=run.stage_links(),
     )
 
 
@@ -84,12 +70,10 @@ def write_csv(path: Path, rows: list[TrialRow], loaded: LoadedSweep) -> None:
     """Atomic write of the trial table."""
     keys, metric = list(loaded.sweep.search.space), loaded.sweep.search.metric
     header = ["trial_id", "mlflow_run_id", "outcome", *keys, metric, *(f"{stage}_run_id" for stage in STAGES)]
-    temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("w", newline="") as handle:
+    with atomic_path(path) as temporary, temporary.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=header)
         writer.writeheader()
         writer.writerows(row.as_csv(keys, metric) for row in rows)
-    os.replace(temporary, path)
 
 
 def plot_metric_vs_params(
@@ -131,10 +115,9 @@ def plot_metric_vs_params(
         axes[0][0].legend(fontsize=8)
     figure.suptitle(f"{loaded.sweep.name}: {metric} ({loaded.sweep.search.mode})", fontsize=10)
     figure.tight_layout()
-    temporary = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(temporary, dpi=110)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=110, format="png")
     plt.close(figure)
-    os.replace(temporary, path)
 
 
 def trial_note(row: TrialRow, tracker: Tracker) -> str:
@@ -150,7 +133,7 @@ def summarise_sweep(
 ) -> tuple[list[TrialRow], TrialRow | None, Path]:
     """Trial table, plot and best-trial tags, logged to the sweep run and written under ``directory``."""
     rows = sorted(
-        (trial_row(run, loaded) for run in trial_runs(tracker, sweep_run_id)), key=lambda row: row.trial_id
+        (trial_row(run, loaded) for run in tracker.trial_runs(sweep_run_id)), key=lambda row: row.trial_id
     )
     best = best_trial(rows, loaded.sweep.search.mode)
     directory.mkdir(parents=True, exist_ok=True)

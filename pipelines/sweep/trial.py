@@ -15,7 +15,7 @@ from typing import Any
 from ray import tune
 from ray.tune.integration.ray_train import TuneReportCallback
 
-from landmarkgait.pipelines.config import STAGES
+from landmarkgait.models.registry import STAGES
 from landmarkgait.pipelines.driver.planning import StageTask, plan_pipeline
 from landmarkgait.pipelines.driver.run import execute, prepare
 from landmarkgait.pipelines.log_setup import configure_worker_logging
@@ -23,15 +23,8 @@ from landmarkgait.pipelines.metric_names import ITERATION
 from landmarkgait.pipelines.sweep.config import LoadedSweep
 from landmarkgait.pipelines.sweep.leases import lease_plan, release_stage_keys
 from landmarkgait.pipelines.sweep.metrics import qualified, stage_result
-from landmarkgait.pipelines.tracking.tracker import (
-    TAG_ITERATION,
-    TAG_KIND,
-    TAG_SWEEP,
-    TAG_TRIAL,
-    Tracker,
-    stage_link_tag,
-    stage_links,
-)
+from landmarkgait.pipelines.tracking.tags import TAG_ITERATION, TAG_KIND, TAG_SWEEP, TAG_TRIAL, stage_link_tag
+from landmarkgait.pipelines.tracking.tracker import Tracker
 
 log = logging.getLogger(__name__)
 
@@ -96,16 +89,11 @@ def open_trial_run(
     tracker: Tracker, context: SweepContext, trial_id: str, params: dict[str, Any]
 ) -> tuple[str, str]:
     """(run id, status) of this trial's MLflow run: the existing one of a restarted trial, or a new one."""
-    existing = tracker.client.search_runs(
-        [tracker.experiment_id],
-        filter_string=f"tags.`{TAG_SWEEP}` = '{context.sweep_run_id}' and tags.`{TAG_TRIAL}` = '{trial_id}'",
-        max_results=1,
-    )
-    if existing:
-        run = existing[0]
-        if run.info.status != "FINISHED":
-            tracker.client.update_run(run.info.run_id, status="RUNNING")
-        return run.info.run_id, run.info.status
+    existing = tracker.trial_run(context.sweep_run_id, trial_id)
+    if existing is not None:
+        if existing.status != "FINISHED":
+            tracker.reopen(existing.run_id)
+        return existing.run_id, existing.status
     run_id = tracker.create_run(
         name=trial_run_name(trial_id, params),
         tags={TAG_KIND: "pipeline", TAG_SWEEP: context.sweep_run_id, TAG_TRIAL: trial_id},
@@ -119,10 +107,10 @@ def final_result(tracker: Tracker, stage_runs: dict[str, str]) -> dict[str, floa
     """Every stage run's last metrics, stage-qualified, plus each stage's final iteration."""
     result: dict[str, float] = {}
     for stage, run_id in stage_runs.items():
-        run = tracker.client.get_run(run_id)
-        result.update({qualified(stage, name): value for name, value in run.data.metrics.items()})
-        if TAG_ITERATION in run.data.tags:
-            result[qualified(stage, ITERATION)] = float(run.data.tags[TAG_ITERATION])
+        run = tracker.get_run(run_id)
+        result.update({qualified(stage, name): value for name, value in run.metrics.items()})
+        if TAG_ITERATION in run.tags:
+            result[qualified(stage, ITERATION)] = float(run.tags[TAG_ITERATION])
     return result
 
 
@@ -137,7 +125,7 @@ def run_trial(params: dict[str, Any], context: SweepContext) -> None:
     run_id, status = open_trial_run(tracker, context, trial_id, params)
     if status == "FINISHED":  # a resumed sweep restarted a trial that had already finished
         log.info("trial %s finished earlier in MLflow run %s; reporting its results", trial_id, run_id)
-        report_final(tracker, loaded, run_id, stage_links(tracker.client.get_run(run_id)))
+        report_final(tracker, loaded, run_id, tracker.get_run(run_id).stage_links())
         return
 
     def make_plan() -> tuple[StageTask, ...]:

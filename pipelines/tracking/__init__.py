@@ -1,1 +1,7 @@
-"""The one facade over MLflow: runs, tags, metrics, artifacts and the queries that find them."""
+"""The one facade over MLflow; no other package imports ``mlflow``.
+
+``tracker.Tracker`` writes runs, finds them by name of what it looks for, fetches artifacts and
+logs the final model; ``records.RunRecord`` is what callers read of a run; ``tags`` names the
+tags landmarkgait writes; ``filters`` builds every search filter string; ``location`` resolves
+and checks the tracking URI.
+"""

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from landmarkgait.data.evaluation import GaitEvaluation, evaluate_protocol
+from landmarkgait.data.evaluation.protocols import evaluate_protocol
+from landmarkgait.data.evaluation.results import GaitEvaluation
 from landmarkgait.data.loader import iter_test_sequences
 from landmarkgait.data.reader import SilhouetteDataset
 from landmarkgait.data.transforms import silhouette_transform

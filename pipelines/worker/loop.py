@@ -17,8 +17,10 @@ import ray.train
 import torch
 
 from landmarkgait.models.checkpoint import read_checkpoint
+from landmarkgait.models.registry import EVALUATED_STAGE
 from landmarkgait.pipelines.log_setup import configure_worker_logging
-from landmarkgait.pipelines.tracking.tracker import TAG_ITERATION, Tracker
+from landmarkgait.pipelines.tracking.tags import TAG_ITERATION
+from landmarkgait.pipelines.tracking.tracker import Tracker
 from landmarkgait.pipelines.worker.distributed import WorkerContext
 from landmarkgait.pipelines.worker.job import ResumeState, WorkerJob
 from landmarkgait.pipelines.worker.stage_trainer import ResumePoint, StageTrainer, build_stage_model
@@ -55,7 +57,7 @@ def train_loop_per_worker(payload: dict[str, Any]) -> None:
     # A Ray Train run of the same name may be restored after its MLflow runs were deleted: trust
     # only stages whose MLflow run still exists and finished.
     completed = {stage: run_id for stage, run_id in completed.items() if tracker.run_finished(run_id)}
-    previous_run: str | None = None
+    previous_run: str | None = None  # the run the plan's previous stage reused or trained
     for task in job.plan:
         if not task.trains:
             previous_run = task.reuse_run_id
@@ -67,7 +69,7 @@ def train_loop_per_worker(payload: dict[str, Any]) -> None:
         trainer = StageTrainer(
             job,
             task,
-            upstream_run_id=task.upstream_run_id or previous_run,
+            upstream_run_id=task.upstream_run(previous_run),
             completed=completed,
             resume=stage_resume,
             context=context,
@@ -92,11 +94,11 @@ def evaluate_run(job: WorkerJob, context: WorkerContext, tracker: Tracker) -> No
     with tempfile.TemporaryDirectory(prefix="landmarkgait-eval-ckpt-") as scratch:
         checkpoint = read_checkpoint(tracker.checkpoint_path(job.evaluate_run_id, Path(scratch)))
     classes = classifier_classes(model_state(checkpoint))
-    model = build_stage_model(job.config, job.data, "recognition", num_classes=classes)
+    model = build_stage_model(job.config, job.data, EVALUATED_STAGE, num_classes=classes)
     load_opengait_checkpoint(model, checkpoint, strict=True)
     model = model.to(context.device)
     dataset = job.open_dataset()
     run = tracker.get_run(job.evaluate_run_id)
-    iteration = int(run.data.tags.get(TAG_ITERATION, "0"))
+    iteration = int(run.tags.get(TAG_ITERATION, "0"))
     summary = evaluate_on_workers(model, dataset, job, context, tracker, job.evaluation_run_id, iteration)
     ray.train.report({"stage": "evaluation", **summary})

@@ -1,4 +1,4 @@
-"""What a stage leaves in MLflow besides its losses: quality metrics, pictures, the model.
+"""What a stage leaves in MLflow besides its losses and the final model: quality metrics, pictures.
 
 Called by the stage trainer on rank 0 and by checkpoint import; each function does one thing
 and logs through the tracking facade.
@@ -6,7 +6,6 @@ and logs through the tracking facade.
 
 from __future__ import annotations
 
-import logging
 import tempfile
 from pathlib import Path
 
@@ -16,24 +15,23 @@ from torch import nn
 
 from landmarkgait.data.reader import SilhouetteDataset
 from landmarkgait.data.transforms import silhouette_transform
+from landmarkgait.models.registry import RECONSTRUCTION_QUALITY, stage_spec
 from landmarkgait.models.stages import repeat_short_sequences
 from landmarkgait.models.visualize import render_summary
 from landmarkgait.pipelines.metric_names import RECON_IOU, RECON_MSE
 from landmarkgait.pipelines.tracking.tracker import Tracker
-
-log = logging.getLogger(__name__)
 
 SUMMARY_SEQUENCES = 4
 SUMMARY_FRAMES = 8
 
 
 def quality_metrics(stage: str, outputs: dict[str, torch.Tensor], sils: torch.Tensor) -> dict[str, float]:
-    """Reconstruction quality of stages 1-2: MSE and IoU of the thresholded reconstruction.
+    """Reconstruction quality (stages whose spec reports it): MSE and IoU of the thresholded reconstruction.
 
     ``outputs["reconstruction"]`` ``[N, T, H, W]`` holds the frames each stage rebuilds: the input
     silhouettes (very short clips repeated, as the losses do).
     """
-    if stage == "recognition" or "reconstruction" not in outputs:
+    if stage_spec(stage).quality != RECONSTRUCTION_QUALITY or "reconstruction" not in outputs:
         return {}
     with torch.no_grad():
         reconstruction = outputs["reconstruction"].detach().float()
@@ -77,27 +75,3 @@ def log_visual_summary(tracker: Tracker, run_id: str, model: nn.Module, dataset:
 
                 cv2.imwrite(str(path), np.asarray(image))
             tracker.log_artifact(run_id, path, "summary")
-
-
-def log_pytorch_model(tracker: Tracker, run_id: str, model: nn.Module, registered: str | None) -> None:
-    """``mlflow.pytorch.log_model`` of the final recognition network, registered as ``registered``
-    when the tracking backend has a model registry (``None``: not registered)."""
-    import mlflow
-    import mlflow.pytorch
-
-    mlflow.set_tracking_uri(tracker.tracking_uri)
-    with mlflow.start_run(run_id=run_id):
-        info = mlflow.pytorch.log_model(
-            model.cpu(),
-            name="model",
-            serialization_format="pickle",  # pt2 would trace forward, which groups landmarks at random
-            pip_requirements=["torch", "landmarkgait"],
-        )
-    if registered is None:
-        return
-    try:
-        mlflow.register_model(info.model_uri, registered)
-    except mlflow.exceptions.MlflowException as error:
-        log.warning(
-            "model not registered as %r: the tracking backend has no model registry (%s)", registered, error
-        )

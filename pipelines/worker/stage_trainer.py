@@ -30,12 +30,13 @@ from landmarkgait.models.checkpoint import (
     save_opengait_checkpoint,
     unwrap,
 )
-from landmarkgait.models.losses import LossWeights, compute_losses
+from landmarkgait.models.losses import compute_losses
 from landmarkgait.models.optim import build_optimizer, build_scheduler
+from landmarkgait.models.registry import stage_spec
 from landmarkgait.pipelines.config import PipelineConfig, StageSection
 from landmarkgait.pipelines.driver.planning import DataIdentity, StageTask
 from landmarkgait.pipelines.metric_names import FRAMES_PER_S, ITERATION, LOSS_TOTAL
-from landmarkgait.pipelines.tracking.tracker import (
+from landmarkgait.pipelines.tracking.tags import (
     TAG_CODE,
     TAG_DATA,
     TAG_ITERATION,
@@ -45,8 +46,8 @@ from landmarkgait.pipelines.tracking.tracker import (
     TAG_STAGE,
     TAG_STAGE_KEY,
     TAG_UPSTREAM,
-    Tracker,
 )
+from landmarkgait.pipelines.tracking.tracker import Tracker
 from landmarkgait.pipelines.worker import stage_outputs
 from landmarkgait.pipelines.worker.distributed import (
     WorkerContext,
@@ -57,13 +58,6 @@ from landmarkgait.pipelines.worker.distributed import (
 from landmarkgait.pipelines.worker.job import ResumeState, WorkerJob
 
 log = logging.getLogger(__name__)
-
-# OpenGait's save names, so exported checkpoints look like the official ones.
-SAVE_NAMES = {
-    "landmark": "LandmarkGait_Silh_to_Landmark",
-    "parsing": "LandmarkGait_Landmark_to_Parsing",
-    "recognition": "LandmarkGait_Recognition",
-}
 
 
 @dataclass
@@ -80,7 +74,7 @@ def build_stage_model(
     """``stage``'s network as ``config`` describes it; recognition classifies ``num_classes``
     classes, by default ``data``'s training subjects."""
     kwargs = config.model.build_kwargs()
-    if stage == "recognition":
+    if "num_classes" in stage_spec(stage).config_class.field_names():
         kwargs.setdefault("num_classes", num_classes or len(data.train_subjects))
     return build_model(stage, config.model.preset, **kwargs)
 
@@ -101,6 +95,7 @@ class StageTrainer:
         self.job = job
         self.task = task
         self.stage = task.stage
+        self.spec = stage_spec(task.stage)
         self.section: StageSection = job.config.stages.of(task.stage)
         self.upstream_run_id = upstream_run_id
         self.completed = completed
@@ -153,15 +148,8 @@ class StageTrainer:
             log.info(
                 "stage %s initialised from upstream run %s: %s", self.stage, self.upstream_run_id, report
             )
-        optimizer_section = self.section.optimizer
-        optimizer = build_optimizer(
-            model,
-            self.stage,
-            lr=optimizer_section.lr,
-            weight_decay=optimizer_section.weight_decay,
-            landmark_lr=optimizer_section.landmark_lr,
-        )
-        scheduler = build_scheduler(optimizer, optimizer_section.milestones, gamma=optimizer_section.gamma)
+        optimizer = build_optimizer(model, self.stage, self.section.optimizer)
+        scheduler = build_scheduler(optimizer, self.section.optimizer)
         if self.resume is not None:
             checkpoint = self.resume.checkpoint
             load_opengait_checkpoint(model, checkpoint, strict=True)
@@ -199,7 +187,6 @@ class StageTrainer:
             batch_shuffle=True,
             start_step=iteration,
         )
-        weights = LossWeights(**vars(self.section.loss))
         batches = iter(loader)
         model.train()
         window_start, window_frames = time.perf_counter(), 0
@@ -210,7 +197,7 @@ class StageTrainer:
             sils = batch.sils.to(self.context.device, non_blocking=True)
             labels = batch.labels.to(self.context.device)
             outputs = model(sils)
-            total, terms = compute_losses(self.stage, outputs, sils, labels, weights)
+            total, terms = compute_losses(self.stage, outputs, sils, labels, self.section.loss)
             optimizer.zero_grad(set_to_none=True)
             total.backward()
             optimizer.step()
@@ -247,7 +234,7 @@ class StageTrainer:
         return self.run_id
 
     def _evaluation_due(self, iteration: int) -> bool:
-        if self.stage != "recognition":
+        if not self.spec.evaluates:
             return False
         every = self.section.eval_iter
         return iteration == self.section.total_iter or (every > 0 and iteration % every == 0)
@@ -280,7 +267,7 @@ class StageTrainer:
         with tempfile.TemporaryDirectory(prefix="landmarkgait-ckpt-") as scratch:
             directory = Path(scratch)
             checkpoint = None
-            file_name = f"{SAVE_NAMES[self.stage]}-{iteration:05d}.pt"
+            file_name = self.spec.checkpoint_file(iteration)
             if self.context.is_main:
                 save_opengait_checkpoint(
                     directory / file_name, unwrap(model), optimizer, scheduler, iteration
@@ -293,7 +280,7 @@ class StageTrainer:
                     completed=completed,
                 ).write(directory)
                 if finished:
-                    self.tracker.log_artifact(self.run_id, directory / file_name, "checkpoints")
+                    self.tracker.log_checkpoint(self.run_id, directory / file_name)
                 checkpoint = ray.train.Checkpoint.from_directory(scratch)
             ray.train.report(
                 {"stage": self.stage, ITERATION: iteration, "stage_finished": finished, **metrics},
@@ -312,9 +299,9 @@ class StageTrainer:
     ) -> None:
         if self.context.is_main:
             stage_outputs.log_visual_summary(self.tracker, self.run_id, unwrap(model), dataset)
-            if self.stage == "recognition":
-                stage_outputs.log_pytorch_model(
-                    self.tracker, self.run_id, unwrap(model), self.job.config.tracking.registered_model
+            if self.spec.evaluates:
+                self.tracker.log_pytorch_model(
+                    self.run_id, unwrap(model), self.job.config.tracking.registered_model
                 )
             self.tracker.set_tags(self.run_id, {TAG_ITERATION: iteration})
         self._report_checkpoint(model, optimizer, scheduler, iteration, summary, finished=True)

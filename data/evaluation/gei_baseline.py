@@ -3,7 +3,7 @@
 A GEI is a sequence's mean silhouette; matching GEIs by Euclidean distance is the classic
 training-free gait recogniser. It calibrates a benchmark's difficulty: whatever a learnt model
 reports should be read against it. It must not train anything or define its own protocol (it uses
-``landmarkgait.data.evaluation``).
+``landmarkgait.data.evaluation.protocols``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import torch
 from tqdm import tqdm
 
 from landmarkgait.data.errors import DataError
-from landmarkgait.data.evaluation import GaitEvaluation, evaluate_casia_b
+from landmarkgait.data.evaluation.protocols import evaluate_casia_b
+from landmarkgait.data.evaluation.results import GaitEvaluation
 from landmarkgait.data.loader import iter_test_sequences
 from landmarkgait.data.reader import SilhouetteDataset
 

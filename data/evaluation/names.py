@@ -2,7 +2,8 @@
 
 Configs, sweep files and the command line validate these names; the CLI builds its parser and
 checks a config or sweep file (``--help``, bad-input errors) without loading torch, which takes
-seconds. ``landmarkgait.data.evaluation`` computes the numbers these names stand for.
+seconds. The other modules of ``landmarkgait.data.evaluation`` compute the numbers these names
+stand for; this one must stay free of torch and numpy.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from landmarkgait.data.errors import DataError
 
 METRICS: tuple[str, ...] = ("euc", "cos")
 PROTOCOLS: tuple[str, ...] = ("casia_b", "oumvlp", "open")
+# The one gallery column of the cross-view-gallery variant, which matches against every view.
+ALL_VIEWS = "all"
 
 # OpenGait's probe conditions and galleries per dataset.
 CASIA_B_PROBES: dict[str, tuple[str, ...]] = {

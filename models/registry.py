@@ -1,0 +1,134 @@
+"""The stage registry: everything the code base knows about a LandmarkGait stage, in one spec.
+
+A stage is a name with a config class, a network, the loss terms it trains on, its optimiser
+groups, its OpenGait save name, the stage it starts from, and whether it is evaluated with a
+gait protocol or reports reconstruction quality. Every other module asks the registry instead
+of comparing stage names, so adding a stage (an ablation, another network) is one ``StageSpec``
+here plus its network and config class.
+
+Importable without torch: the CLI checks configs and sweep metrics against it in under a second.
+Networks are named by dotted path and imported only when built. This module must not build
+networks or compute anything.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from landmarkgait.models.config import LandmarkConfig, ModelConfig, ParsingConfig, RecognitionConfig
+from landmarkgait.models.errors import ModelConfigError
+
+# Loss terms and the detached values each one logs (``loss/<name>``); ``models.losses`` computes them.
+LOSS_TERM_LOGS: dict[str, tuple[str, ...]] = {
+    "reconstruction": ("reconstruction",),
+    "part_reconstruction": ("part_reconstruction",),
+    "triplet": ("triplet", "triplet_hard", "triplet_active", "triplet_mean_distance"),
+    "cross_entropy": ("cross_entropy", "accuracy"),
+}
+
+# Reconstruction quality a stage can report next to its losses (``pipelines.metric_names``).
+RECONSTRUCTION_QUALITY = "reconstruction"
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One stage of the pipeline.
+
+    ``network`` is ``module:Class`` of the ``nn.Module`` built from ``config_class``;
+    ``backbone_group`` puts LandmarkNet (``Backbone.*``) in its own optimiser group at
+    ``landmark_lr`` (the official ``finetune_parameters``); ``upstream`` is the stage whose
+    checkpoint initialises this one; ``evaluates`` stages are embedded and scored with the gait
+    protocol (and their network is the pipeline's model); ``quality`` names the reconstruction
+    quality metrics reported while training; ``after_import`` is the CLI command suggested after
+    importing a checkpoint of this stage (``{run_id}`` filled in).
+    """
+
+    name: str
+    config_class: type[ModelConfig]
+    network: str
+    loss_terms: tuple[str, ...]
+    save_name: str
+    upstream: str | None = None
+    backbone_group: bool = False
+    evaluates: bool = False
+    quality: str | None = None
+    after_import: tuple[str, ...] = ("run",)
+
+    def network_class(self) -> type[Any]:
+        """The network class, imported on first use (it pulls in torch)."""
+        module, _, name = self.network.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def checkpoint_file(self, iteration: int) -> str:
+        """OpenGait's checkpoint file name, so exported checkpoints look like the official ones."""
+        return f"{self.save_name}-{iteration:05d}.pt"
+
+    def loss_names(self) -> tuple[str, ...]:
+        """Every value ``compute_losses`` logs for this stage when all weights are non-zero."""
+        return tuple(name for term in self.loss_terms for name in LOSS_TERM_LOGS[term])
+
+
+STAGE_SPECS: dict[str, StageSpec] = {
+    spec.name: spec
+    for spec in (
+        StageSpec(
+            name="landmark",
+            config_class=LandmarkConfig,
+            network="landmarkgait.models.stages:LandmarkModel",
+            loss_terms=("reconstruction",),
+            save_name="LandmarkGait_Silh_to_Landmark",
+            quality=RECONSTRUCTION_QUALITY,
+        ),
+        StageSpec(
+            name="parsing",
+            config_class=ParsingConfig,
+            network="landmarkgait.models.stages:ParsingModel",
+            loss_terms=("reconstruction", "part_reconstruction"),
+            save_name="LandmarkGait_Landmark_to_Parsing",
+            upstream="landmark",
+            backbone_group=True,
+            quality=RECONSTRUCTION_QUALITY,
+            after_import=("train", "--stage", "recognition"),
+        ),
+        StageSpec(
+            name="recognition",
+            config_class=RecognitionConfig,
+            network="landmarkgait.models.recognition:RecognitionModel",
+            loss_terms=("reconstruction", "part_reconstruction", "triplet", "cross_entropy"),
+            save_name="LandmarkGait_Recognition",
+            upstream="parsing",
+            backbone_group=True,
+            evaluates=True,
+            after_import=("evaluate", "--run", "{run_id}"),
+        ),
+    )
+}
+STAGES: tuple[str, ...] = tuple(STAGE_SPECS)
+# The stage whose network is the pipeline's model: evaluated, registered, imported for evaluation.
+EVALUATED_STAGE: str = next(spec.name for spec in STAGE_SPECS.values() if spec.evaluates)
+
+
+def stage_spec(stage: str, what: str = "stage") -> StageSpec:
+    """The spec of ``stage``; ``ModelConfigError`` naming ``what`` asked if there is none."""
+    spec = STAGE_SPECS.get(stage)
+    if spec is None:
+        raise ModelConfigError(f"{what} stage {stage!r}: expected one of {', '.join(STAGES)}")
+    return spec
+
+
+def spec_of_config(config: ModelConfig) -> StageSpec:
+    """The spec whose config class ``config`` is exactly."""
+    for spec in STAGE_SPECS.values():
+        if type(config) is spec.config_class:
+            return spec
+    raise ModelConfigError(f"model config {type(config).__name__}: no stage is built from it")
+
+
+def model_config_fields() -> tuple[str, ...]:
+    """Every field of every stage's model config, in first-seen order (the pipeline's ``model`` keys)."""
+    names: dict[str, None] = {}
+    for spec in STAGE_SPECS.values():
+        names.update(dict.fromkeys(spec.config_class.field_names()))
+    return tuple(names)

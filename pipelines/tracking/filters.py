@@ -1,0 +1,70 @@
+"""Every MLflow search filter string landmarkgait uses, built in one place.
+
+Values enter a filter only through ``quoted``, so an id or key cannot change what a query means.
+Nothing here talks to MLflow; the tracker runs the searches.
+"""
+
+from __future__ import annotations
+
+from landmarkgait.pipelines.tracking.tags import (
+    TAG_CHECKPOINT_SHA256,
+    TAG_KIND,
+    TAG_PIPELINE,
+    TAG_STAGE,
+    TAG_STAGE_KEY,
+    TAG_SWEEP,
+    TAG_TRIAL,
+)
+
+FINISHED = "attributes.status = 'FINISHED'"
+
+
+def quoted(value: str) -> str:
+    """``value`` as an MLflow filter literal.
+
+    MLflow's parser strips one pair of quotes and knows no escapes, so the value goes in single
+    quotes, or in double quotes when it holds a single quote; one holding both cannot be matched.
+    """
+    if "'" not in value:
+        return f"'{value}'"
+    if '"' not in value:
+        return f'"{value}"'
+    raise ValueError(f"an MLflow filter value cannot hold both quote characters: {value!r}")
+
+
+def tag_is(tag: str, value: str) -> str:
+    return f"tags.`{tag}` = {quoted(value)}"
+
+
+def all_of(*clauses: str) -> str:
+    return " and ".join(clauses)
+
+
+def stage_runs(stage: str, stage_key: str | None = None) -> str:
+    """Stage runs of ``stage`` (only those with ``stage_key`` when given)."""
+    clauses = [tag_is(TAG_KIND, "stage"), tag_is(TAG_STAGE, stage)]
+    if stage_key:
+        clauses.append(tag_is(TAG_STAGE_KEY, stage_key))
+    return all_of(*clauses)
+
+
+def imported_checkpoint(stage: str, stage_key: str, sha256: str) -> str:
+    """Finished runs that imported the file with ``sha256`` as ``stage`` under ``stage_key``."""
+    return all_of(
+        tag_is(TAG_STAGE, stage),
+        tag_is(TAG_STAGE_KEY, stage_key),
+        tag_is(TAG_CHECKPOINT_SHA256, sha256),
+        FINISHED,
+    )
+
+
+def stage_runs_of_pipeline(pipeline_run_id: str, finished_only: bool = False) -> str:
+    """Stage runs trained under a pipeline (or sweep trial) run."""
+    clause = tag_is(TAG_PIPELINE, pipeline_run_id)
+    return all_of(clause, FINISHED) if finished_only else clause
+
+
+def trial_runs(sweep_run_id: str, trial_id: str | None = None) -> str:
+    """Trial runs of a sweep (only the one of ``trial_id`` when given)."""
+    clause = tag_is(TAG_SWEEP, sweep_run_id)
+    return all_of(clause, tag_is(TAG_TRIAL, trial_id)) if trial_id is not None else clause

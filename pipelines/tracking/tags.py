@@ -1,0 +1,31 @@
+"""The tags landmarkgait writes on MLflow runs: how a run says what it is and which runs it links to.
+
+Only names live here (no MLflow import), so the planner, the workers and the sweep agree on one
+vocabulary; reading and writing them is the tracker's job.
+"""
+
+from __future__ import annotations
+
+TAG_KIND = "landmarkgait.kind"  # stage / pipeline / sweep / evaluation
+TAG_STAGE = "landmarkgait.stage"
+TAG_STAGE_KEY = "landmarkgait.stage_key"
+TAG_UPSTREAM = "landmarkgait.upstream_run_id"
+TAG_DATA = "landmarkgait.data_fingerprint"
+TAG_CODE = "landmarkgait.code_version"
+TAG_PIPELINE = "landmarkgait.pipeline_run_id"
+TAG_ITERATION = "landmarkgait.iteration"
+TAG_SWEEP = "landmarkgait.sweep_run_id"
+TAG_TRIAL = "landmarkgait.trial_id"
+TAG_IMPORTED_FROM = "landmarkgait.imported_from"
+TAG_EVALUATED_RUN = "landmarkgait.evaluated_run_id"
+TAG_CHECKPOINT_SHA256 = "landmarkgait.checkpoint_sha256"
+TAG_BEST = "landmarkgait.sweep.best"
+TAG_BEST_TRIAL = "landmarkgait.sweep.best_trial_run_id"
+TAG_OUTCOME = "landmarkgait.sweep.outcome"
+TAG_PARENT = "mlflow.parentRunId"
+TAG_NOTE = "mlflow.note.content"
+
+
+def stage_link_tag(stage: str) -> str:
+    """Tag on a pipeline (or sweep trial) run naming the run of one of its stages."""
+    return f"landmarkgait.run.{stage}"
