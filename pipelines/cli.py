@@ -28,6 +28,7 @@ TOP_COMMAND_MODULES = (
     "landmarkgait.pipelines.commands.baseline_commands",
     "landmarkgait.pipelines.commands.train_commands",
     "landmarkgait.pipelines.commands.sweep_commands",
+    "landmarkgait.pipelines.commands.report_commands",
 )
 
 

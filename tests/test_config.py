@@ -168,3 +168,13 @@ def test_stage_sections_follow_the_stage_registry() -> None:
     assert isinstance(config.stages.recognition.optimizer, OptimizerConfig)
     assert isinstance(config.stages.recognition.sampler, SamplerConfig)
     assert isinstance(config.data.synthetic, SynthConfig)
+
+
+def test_recognition_branches_choose_the_stages_a_pipeline_trains() -> None:
+    quickstart = REPO / "ray_configs" / "quickstart.yaml"
+    assert load_config(quickstart).model.stages == ("landmark", "parsing", "recognition")
+    holistic = load_config(quickstart, ["model.recognition_branches=holistic"])
+    assert holistic.model.stages == ("holistic",)
+    assert holistic.stages.of("holistic") is holistic.stages.recognition  # one schedule for both rows
+    with pytest.raises(ConfigError, match=r"'model'.*recognition_branches 'both'.*all, holistic"):
+        load_config(quickstart, ["model.recognition_branches=both"])

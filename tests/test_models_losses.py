@@ -158,3 +158,13 @@ def test_distributed_triplet_sees_every_rank_and_keeps_the_local_gradient():
         assert total.item() == pytest.approx(2 * single.item(), rel=1e-6)
         # DDP averages gradients over ranks: each local share gets the full-batch gradient
         torch.testing.assert_close(grad / 2, full.grad[rank * 3 : rank * 3 + 3])
+
+
+def test_the_holistic_baseline_trains_on_triplet_and_cross_entropy_only():
+    outputs = {
+        key: value for key, value in outputs_for("recognition").items() if key in ("embeddings", "logits")
+    }
+    sils = (torch.rand(4, 3, 8, 4) > 0.5).float()
+    total, logged = compute_losses("holistic", outputs, sils, torch.tensor([0, 0, 1, 1]), LossWeights())
+    assert set(logged) == set(stage_spec("holistic").loss_names())
+    assert total.item() == pytest.approx(logged["triplet"].item() + logged["cross_entropy"].item(), rel=1e-6)

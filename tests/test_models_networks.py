@@ -276,3 +276,17 @@ def test_fft_kernel_is_left_to_onednn_on_several_threads():
         assert not fft_available(torch.zeros(1, 5, 8, 8), torch.zeros(6, 5, 5, 5))
     finally:
         torch.set_num_threads(threads)
+
+
+def test_the_holistic_baseline_is_pmbc_net_on_silhouettes_under_the_recognition_names():
+    holistic = build_model("holistic", "micro")
+    recognition = build_model("recognition", "micro")
+    outputs = holistic(torch.rand(2, 5, 64, 44))
+    assert set(outputs) == {"embeddings", "logits"}
+    parts = holistic.config.num_parts
+    assert outputs["embeddings"].shape == (2, holistic.config.pmbconv_channels[2], parts)
+    assert outputs["logits"].shape == (2, holistic.config.num_classes, parts)
+    kept, full = holistic.state_dict(), recognition.state_dict()
+    assert kept and set(kept) <= set(full)  # checkpoint names of the kept modules unchanged
+    assert all(kept[name].shape == full[name].shape for name in kept)
+    assert not any(name.startswith(("Backbone.", "refine.")) for name in kept)

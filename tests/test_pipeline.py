@@ -112,6 +112,39 @@ def test_rerun_reuses_finished_stages(first_run: PipelineOutcome, server_config:
     assert again.evaluation == first_run.evaluation
 
 
+def test_run_prints_the_gei_baseline_next_to_the_trained_model(
+    first_run: PipelineOutcome, server_config: Path, mlflow_server: str
+) -> None:
+    """A re-run reuses every stage (no Ray) and shows whether training beat the trivial baseline."""
+    result = run_cli("run", str(server_config))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Against the training-free GEI baseline" in result.stdout
+    lines = {line.split("|")[1].strip(): line for line in result.stdout.splitlines() if line.startswith("| ")}
+    trained = [
+        cell.strip() for cell in lines[next(k for k in lines if k.startswith("LandmarkGait"))].split("|")
+    ]
+    assert trained[2:5] == [f"{first_run.evaluation[f'eval/rank1/{c}']:.2f}" for c in ("NM", "BG", "CL")]
+    client = MlflowClient(mlflow_server)
+    experiment = client.get_experiment_by_name(load_config(server_config).tracking.experiment)
+    (gei,) = client.search_runs([experiment.experiment_id], "tags.`landmarkgait.kind` = 'baseline'")
+    gei_cells = [cell.strip() for cell in lines["GEI + nearest neighbour (no training)"].split("|")]
+    assert gei_cells[2:5] == [f"{gei.data.metrics[f'eval/rank1/{c}']:.2f}" for c in ("NM", "BG", "CL")]
+
+
+def test_the_holistic_baseline_trains_alone_and_is_evaluated(
+    server_config: Path, ray_cluster: RayHead
+) -> None:
+    """``model.recognition_branches: holistic``: one stage, no upstream, evaluated like stage 3."""
+    outcome = run_pipeline(load_config(server_config, ["model.recognition_branches=holistic"]))
+    assert list(outcome.stage_runs) == ["holistic"] and outcome.reused == []
+    assert {"eval/rank1/NM", "eval/rank1/BG", "eval/rank1/CL"} <= set(outcome.evaluation)
+    assert outcome.evaluated_run_id == outcome.stage_runs["holistic"]
+    again = run_pipeline(
+        load_config(server_config, ["model.recognition_branches=holistic", "model.num_landmark=9"])
+    )
+    assert again.reused == ["holistic"]  # its key ignores what only LandmarkGait's networks use
+
+
 def test_evaluate_command_reproduces_the_recognition_evaluation(
     first_run: PipelineOutcome, server_config: Path, ray_cluster: RayHead
 ) -> None:

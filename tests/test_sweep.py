@@ -107,6 +107,38 @@ def test_every_trial_is_a_child_run_with_params_metrics_and_stage_links(
         assert "recognition:" in run.data.tags["mlflow.note.content"]
 
 
+def test_report_table_is_exactly_the_logged_metrics_with_a_gei_row(
+    triplet_sweep: dict, mlflow_server: str, tmp_path: Path
+) -> None:
+    sweep_run_id = triplet_sweep["sweep_run_id"]
+    command = ("report", "--sweep", sweep_run_id, "--tracking-uri", mlflow_server, "--json")
+    result = run_cli(*command, "--out", str(tmp_path / "report"))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    document = json.loads(result.stdout[result.stdout.index("{") :])
+    rows = document["rows"]
+    assert rows[0]["method"].startswith("GEI") and len(rows) == 4  # GEI + one row per trial
+    client = MlflowClient(mlflow_server)
+    for row in rows:
+        logged = client.get_run(row["run_id"]).data.metrics
+        for condition in ("NM", "BG", "CL"):
+            assert row["rank1"][condition] == logged[f"eval/rank1/{condition}"]
+            assert row["mAP"][condition] == logged[f"eval/mAP/{condition}"]
+    gei = client.get_run(rows[0]["run_id"])
+    assert gei.data.tags["landmarkgait.kind"] == "baseline"
+    assert gei.data.tags["mlflow.parentRunId"] == sweep_run_id
+    table = (tmp_path / "report" / "results.csv").read_text().splitlines()
+    assert len(table) == 5 and table[0].startswith("method,rank-1 NM")
+    assert float(table[1].split(",")[1]) == rows[0]["rank1"]["NM"]
+    for name in ("rank1.png", "learning_curves.png"):
+        assert (tmp_path / "report" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    logged = {item.path for item in client.list_artifacts(sweep_run_id, "report")}
+    assert {
+        f"report/{name}" for name in ("results.md", "results.csv", "rank1.png", "learning_curves.png")
+    } <= logged
+    again = run_cli(*command, "--out", str(tmp_path / "again"))
+    assert json.loads(again.stdout[again.stdout.index("{") :])["rows"][0]["run_id"] == gei.info.run_id
+
+
 def test_recognition_only_sweep_trains_stages_one_and_two_once(
     triplet_sweep: dict, mlflow_server: str
 ) -> None:

@@ -50,7 +50,21 @@ def handle_run(args: argparse.Namespace) -> int:
 
     outcome = run_pipeline(config, force=args.force, ray_address=args.ray_address)
     print_outcome(outcome, args.json)
+    if outcome.evaluated_run_id and not args.json:
+        print_gei_comparison(config, outcome.tracking_uri, outcome.evaluated_run_id)
     return 0
+
+
+def print_gei_comparison(config: PipelineConfig, tracking_uri: str, evaluated_run_id: str) -> None:
+    """The evaluated run next to the GEI baseline on the same dataset and protocol."""
+    from landmarkgait.pipelines.report.comparison import gei_comparison
+    from landmarkgait.pipelines.tracking.tracker import Tracker
+
+    tracker = Tracker.of_experiment(tracking_uri, config.tracking.experiment)
+    table = gei_comparison(tracker, evaluated_run_id)
+    if table:
+        print("Against the training-free GEI baseline on the same test set (rank-1 / mAP, %):")
+        print(table, end="")
 
 
 def handle_train(args: argparse.Namespace) -> int:

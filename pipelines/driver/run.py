@@ -50,6 +50,7 @@ class PipelineOutcome:
     rank1_table: str = ""
     ui_command: str = ""
     tracking_uri: str = ""
+    evaluated_run_id: str | None = None  # the stage run whose evaluation this is
 
 
 def code_version() -> str:
@@ -231,6 +232,7 @@ def summarise(
     evaluated = evaluation_run or stage_runs.get(EVALUATED_STAGE)
     if evaluated is None:
         return outcome
+    outcome.evaluated_run_id = evaluated
     metrics = tracker.get_run(evaluated).metrics
     outcome.evaluation = {key: value for key, value in metrics.items() if key.startswith("eval/")}
     if outcome.evaluation and parent != evaluated:

@@ -7,9 +7,12 @@ Nothing here talks to MLflow; the tracker runs the searches.
 from __future__ import annotations
 
 from landmarkgait.pipelines.tracking.tags import (
+    TAG_BASELINE,
     TAG_CHECKPOINT_SHA256,
+    TAG_DATA,
     TAG_KIND,
     TAG_PIPELINE,
+    TAG_PROTOCOL,
     TAG_STAGE,
     TAG_STAGE_KEY,
     TAG_SWEEP,
@@ -68,3 +71,19 @@ def trial_runs(sweep_run_id: str, trial_id: str | None = None) -> str:
     """Trial runs of a sweep (only the one of ``trial_id`` when given)."""
     clause = tag_is(TAG_SWEEP, sweep_run_id)
     return all_of(clause, tag_is(TAG_TRIAL, trial_id)) if trial_id is not None else clause
+
+
+def pipeline_runs() -> str:
+    """Finished pipeline runs (``landmarkgait run`` or a sweep trial)."""
+    return all_of(tag_is(TAG_KIND, "pipeline"), FINISHED)
+
+
+def baseline_runs(name: str, fingerprint: str, protocol: str, metric: str) -> str:
+    """Finished runs of the training-free baseline ``name`` on one dataset, protocol and distance."""
+    return all_of(
+        tag_is(TAG_KIND, "baseline"),
+        tag_is(TAG_BASELINE, name),
+        tag_is(TAG_DATA, fingerprint),
+        tag_is(TAG_PROTOCOL, f"{protocol}/{metric}"),
+        FINISHED,
+    )

@@ -6,7 +6,7 @@ vocabulary; reading and writing them is the tracker's job.
 
 from __future__ import annotations
 
-TAG_KIND = "landmarkgait.kind"  # stage / pipeline / sweep / evaluation
+TAG_KIND = "landmarkgait.kind"  # stage / pipeline / sweep / evaluation / baseline
 TAG_STAGE = "landmarkgait.stage"
 TAG_STAGE_KEY = "landmarkgait.stage_key"
 TAG_UPSTREAM = "landmarkgait.upstream_run_id"
@@ -19,6 +19,8 @@ TAG_TRIAL = "landmarkgait.trial_id"
 TAG_IMPORTED_FROM = "landmarkgait.imported_from"
 TAG_EVALUATED_RUN = "landmarkgait.evaluated_run_id"
 TAG_CHECKPOINT_SHA256 = "landmarkgait.checkpoint_sha256"
+TAG_BASELINE = "landmarkgait.baseline"  # which training-free baseline (gei)
+TAG_PROTOCOL = "landmarkgait.protocol"  # <protocol>/<distance> a baseline was evaluated with
 TAG_BEST = "landmarkgait.sweep.best"
 TAG_BEST_TRIAL = "landmarkgait.sweep.best_trial_run_id"
 TAG_OUTCOME = "landmarkgait.sweep.outcome"

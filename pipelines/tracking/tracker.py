@@ -68,6 +68,29 @@ class Tracker:
             raise PipelineError(f"MLflow tracking store {uri} cannot be used: {error}") from None
         return cls(uri, experiment_id, section.experiment)
 
+    @classmethod
+    def of_experiment(cls, tracking_uri: str, experiment: str) -> Tracker:
+        """The tracker of an existing experiment (reading results; nothing is created)."""
+        client = MlflowClient(tracking_uri=tracking_uri)
+        try:
+            found = client.get_experiment_by_name(experiment)
+        except MlflowException as error:
+            raise PipelineError(f"MLflow tracking store {tracking_uri} cannot be used: {error}") from None
+        if found is None:
+            raise PipelineError(f"MLflow experiment {experiment!r} not found at {tracking_uri}")
+        return cls(tracking_uri, found.experiment_id, experiment)
+
+    @classmethod
+    def of_run(cls, tracking_uri: str, run_ref: str) -> Tracker:
+        """The tracker of the experiment that holds run ``run_ref``."""
+        client = MlflowClient(tracking_uri=tracking_uri)
+        try:
+            experiment_id = client.get_run(parse_run_reference(run_ref)).info.experiment_id
+            name = client.get_experiment(experiment_id).name
+        except MlflowException:
+            raise PipelineError(f"MLflow run {run_ref!r} not found at {tracking_uri}") from None
+        return cls(tracking_uri, experiment_id, name)
+
     def ui_command(self) -> str:
         if is_server(self.tracking_uri):
             return f"open {self.tracking_uri}"
@@ -177,6 +200,25 @@ class Tracker:
         """The run of one sweep trial, if it was opened before (a restarted trial continues it)."""
         runs = self._search(filters.trial_runs(sweep_run_id, trial_id), max_results=1)
         return runs[0] if runs else None
+
+    def pipeline_runs(self) -> list[RunRecord]:
+        """Finished pipeline runs (``run`` and sweep trials) of this experiment, oldest first."""
+        return self._search(
+            filters.pipeline_runs(), order_by=["attributes.start_time ASC"], max_results=10000
+        )
+
+    def baseline_run(self, name: str, fingerprint: str, protocol: str, metric: str) -> RunRecord | None:
+        """The newest finished run of baseline ``name`` on dataset ``fingerprint`` with ``protocol`` / ``metric``."""
+        runs = self._search(
+            filters.baseline_runs(name, fingerprint, protocol, metric),
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        return runs[0] if runs else None
+
+    def metric_history(self, run_id: str, key: str) -> list[tuple[int, float]]:
+        """``(step, value)`` of every logged value of one metric, by step."""
+        return sorted((entry.step, entry.value) for entry in self._client.get_metric_history(run_id, key))
 
     # -- artifacts --------------------------------------------------------------------------------
     def log_checkpoint(self, run_id: str, path: Path) -> None:

@@ -1,0 +1,77 @@
+"""``landmarkgait report``: the results table of a sweep or an experiment, read from MLflow.
+
+Parses arguments, calls ``landmarkgait.pipelines.report`` and prints the table. No report logic
+lives here.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from landmarkgait.pipelines.commands.arguments import add_command, add_json_option, print_json
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``landmarkgait report``."""
+    report = add_command(subparsers, "report", _report)
+    source = report.add_mutually_exclusive_group(required=True)
+    source.add_argument("--sweep", metavar="RUN_ID", help="the sweep run whose trials to compare")
+    source.add_argument(
+        "--experiment", metavar="NAME", help="compare every finished pipeline run of an experiment"
+    )
+    report.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="where to write the files (default: $LANDMARKGAIT_HOME/reports/<source>)",
+    )
+    report.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else the local sqlite store)",
+    )
+    add_json_option(report, "the table rows and file paths")
+
+
+def _report(args: argparse.Namespace) -> int:
+    """paper-style results table of a sweep or experiment: methods x NM / BG / CL, with the GEI baseline
+
+    Reads finished pipeline runs (a sweep's trials, or an experiment's runs) from MLflow and writes
+    results.md, results.csv, rank1.png (grouped bars) and learning_curves.png. Every number is the
+    evaluated stage run's logged metric. A GEI + nearest-neighbour row is computed on the same
+    dataset and protocol once and kept as its own MLflow run. With --sweep, the files are also logged
+    to the sweep run under report/.
+    """
+    from landmarkgait.pipelines.config import TrackingSection, landmarkgait_home
+    from landmarkgait.pipelines.report.write import write_report
+    from landmarkgait.pipelines.tracking.location import resolve_tracking_uri
+    from landmarkgait.pipelines.tracking.tracker import Tracker
+
+    uri = resolve_tracking_uri(TrackingSection(tracking_uri=args.tracking_uri))
+    if args.sweep:
+        tracker = Tracker.of_run(uri, args.sweep)
+        source = f"sweep-{args.sweep}"
+    else:
+        tracker = Tracker.of_experiment(uri, args.experiment)
+        source = args.experiment
+    out = args.out or landmarkgait_home() / "reports" / source
+    report = write_report(tracker, out, sweep_run_id=args.sweep)
+    if args.json:
+        print_json(
+            {
+                "rows": [
+                    {
+                        "method": row.method,
+                        "run_id": row.run_id,
+                        "rank1": dict(row.rank1),
+                        "mAP": dict(row.mean_ap),
+                    }
+                    for row in report.rows
+                ],
+                "files": {name: str(path) for name, path in report.files.items()},
+            }
+        )
+    else:
+        print(report.markdown, end="")
+        print(f"written: {', '.join(str(path) for path in report.files.values())}")
+    return 0
