@@ -17,7 +17,13 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from landmarkgait.models.config import LandmarkConfig, ModelConfig, ParsingConfig, RecognitionConfig
+from landmarkgait.models.config import (
+    HolisticConfig,
+    LandmarkConfig,
+    NetworkConfig,
+    ParsingConfig,
+    RecognitionConfig,
+)
 from landmarkgait.models.errors import ModelConfigError
 
 # Loss terms and the detached values each one logs (``loss/<name>``); ``models.losses`` computes them.
@@ -40,13 +46,16 @@ class StageSpec:
     ``backbone_group`` puts LandmarkNet (``Backbone.*``) in its own optimiser group at
     ``landmark_lr`` (the official ``finetune_parameters``); ``upstream`` is the stage whose
     checkpoint initialises this one; ``evaluates`` stages are embedded and scored with the gait
-    protocol (and their network is the pipeline's model); ``quality`` names the reconstruction
-    quality metrics reported while training; ``after_import`` is the CLI command suggested after
-    importing a checkpoint of this stage (``{run_id}`` filled in).
+    protocol (and their network is the pipeline's model), and ``branches`` is the value of the
+    pipeline config's ``model.recognition_branches`` that selects one; ``schedule`` names the
+    ``stages.<schedule>`` section it trains with (default: its own name; the holistic baseline
+    shares the recognition schedule, so the two compare at equal training); ``quality`` names the
+    reconstruction quality metrics reported while training; ``after_import`` is the CLI command
+    suggested after importing a checkpoint of this stage (``{run_id}`` filled in).
     """
 
     name: str
-    config_class: type[ModelConfig]
+    config_class: type[NetworkConfig]
     network: str
     loss_terms: tuple[str, ...]
     save_name: str
@@ -55,6 +64,13 @@ class StageSpec:
     evaluates: bool = False
     quality: str | None = None
     after_import: tuple[str, ...] = ("run",)
+    branches: str | None = None
+    schedule: str | None = None
+
+    @property
+    def schedule_name(self) -> str:
+        """The ``stages.<name>`` config section this stage trains with."""
+        return self.schedule or self.name
 
     def network_class(self) -> type[Any]:
         """The network class, imported on first use (it pulls in torch)."""
@@ -102,12 +118,26 @@ STAGE_SPECS: dict[str, StageSpec] = {
             backbone_group=True,
             evaluates=True,
             after_import=("evaluate", "--run", "{run_id}"),
+            branches="all",
+        ),
+        StageSpec(
+            name="holistic",
+            config_class=HolisticConfig,
+            network="landmarkgait.models.holistic:HolisticModel",
+            loss_terms=("triplet", "cross_entropy"),
+            save_name="LandmarkGait_Holistic",
+            evaluates=True,
+            after_import=("evaluate", "--run", "{run_id}"),
+            branches="holistic",
+            schedule="recognition",
         ),
     )
 }
 STAGES: tuple[str, ...] = tuple(STAGE_SPECS)
-# The stage whose network is the pipeline's model: evaluated, registered, imported for evaluation.
-EVALUATED_STAGE: str = next(spec.name for spec in STAGE_SPECS.values() if spec.evaluates)
+# ``model.recognition_branches`` values: which evaluated stage ends the pipeline.
+RECOGNITION_BRANCHES: tuple[str, ...] = tuple(spec.branches for spec in STAGE_SPECS.values() if spec.branches)
+# The ``stages.<name>`` sections of a pipeline config, in training order.
+SCHEDULES: tuple[str, ...] = tuple(dict.fromkeys(spec.schedule_name for spec in STAGE_SPECS.values()))
 
 
 def stage_spec(stage: str, what: str = "stage") -> StageSpec:
@@ -118,7 +148,21 @@ def stage_spec(stage: str, what: str = "stage") -> StageSpec:
     return spec
 
 
-def spec_of_config(config: ModelConfig) -> StageSpec:
+def pipeline_stages(branches: str) -> tuple[str, ...]:
+    """The stages a pipeline trains for ``model.recognition_branches``: the evaluated stage and its
+    upstream chain, first stage first."""
+    evaluated = next((spec for spec in STAGE_SPECS.values() if spec.branches == branches), None)
+    if evaluated is None:
+        raise ModelConfigError(
+            f"recognition_branches {branches!r}: expected one of {', '.join(RECOGNITION_BRANCHES)}"
+        )
+    chain = [evaluated.name]
+    while STAGE_SPECS[chain[-1]].upstream is not None:
+        chain.append(STAGE_SPECS[chain[-1]].upstream)
+    return tuple(reversed(chain))
+
+
+def spec_of_config(config: NetworkConfig) -> StageSpec:
     """The spec whose config class ``config`` is exactly."""
     for spec in STAGE_SPECS.values():
         if type(config) is spec.config_class:

@@ -77,13 +77,13 @@ def render_summary(
     ``outputs`` is a model's output for ``sils`` ``[N, T, H, W]``.
     """
     n = min(max_sequences, sils.shape[0])
-    t = min(max_frames, outputs["reconstruction"].shape[1])
-    frames = _frames(repeat_short_sequences(sils), n, t)
-    images = {
-        "silhouettes": _grid(_grey(frames)),
-        "landmarks": _grid(_heat_overlay(frames, _frames(outputs["heatmap"], n, t))),
-        "reconstruction": _grid(_grey(_frames(outputs["reconstruction"], n, t))),
-    }
+    repeated = repeat_short_sequences(sils)
+    t = min(max_frames, repeated.shape[1])
+    frames = _frames(repeated, n, t)
+    images = {"silhouettes": _grid(_grey(frames))}
+    if "heatmap" in outputs:  # the holistic baseline has no landmarks
+        images["landmarks"] = _grid(_heat_overlay(frames, _frames(outputs["heatmap"], n, t)))
+        images["reconstruction"] = _grid(_grey(_frames(outputs["reconstruction"], n, t)))
     if "part_reconstruction" in outputs:
         images["part_reconstruction"] = _grid(_grey(_frames(outputs["part_reconstruction"], n, t)))
         images["parts"] = _grid(_parts(*(_frames(outputs[key], n, t) for key in ("head", "up", "low"))))

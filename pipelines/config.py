@@ -26,7 +26,7 @@ from landmarkgait.data.sampler_config import SamplerConfig
 from landmarkgait.data.synth.config import SynthConfig
 from landmarkgait.models.errors import ModelConfigError
 from landmarkgait.models.presets import resolve_config
-from landmarkgait.models.registry import STAGES
+from landmarkgait.models.registry import SCHEDULES, pipeline_stages, stage_spec
 from landmarkgait.models.training_config import LossWeights, OptimizerConfig
 from landmarkgait.pipelines.config_schema import apply_override, flatten, from_mapping, to_mapping
 from landmarkgait.pipelines.errors import ConfigError
@@ -79,13 +79,24 @@ class ModelSection:
     preset: str = "paper"
     num_landmark: int | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
+    recognition_branches: str = "all"
 
     def __post_init__(self) -> None:
-        for stage in STAGES:
-            try:
+        try:
+            for stage in self.stages:
                 resolve_config(stage, self.preset, **self.build_kwargs())
-            except ModelConfigError as error:
-                raise ValueError(str(error)) from None
+        except ModelConfigError as error:
+            raise ValueError(str(error)) from None
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        """The stages this pipeline trains: LandmarkGait's three (``all``: silhouette, parsed parts
+        and mixed parts) or the holistic baseline alone (``holistic``, the paper's ablation)."""
+        return pipeline_stages(self.recognition_branches)
+
+    def network_config(self, stage: str) -> dict[str, Any]:
+        """``stage``'s resolved network config as plain data (what its stage key hashes)."""
+        return resolve_config(stage, self.preset, **self.build_kwargs()).to_dict()
 
     def build_kwargs(self) -> dict[str, Any]:
         kwargs = dict(self.overrides)
@@ -115,13 +126,14 @@ class StageSection:
 
 
 def _stages_section_class() -> type:
-    """One ``StageSection`` field per registered stage, in pipeline order."""
+    """One ``StageSection`` per schedule of the registry (landmark, parsing, recognition), in order."""
 
     def of(self: Any, stage: str) -> StageSection:
-        return getattr(self, stage)
+        """The schedule ``stage`` trains with (the holistic baseline shares recognition's)."""
+        return getattr(self, stage_spec(stage).schedule_name)
 
     return dataclasses.make_dataclass(
-        "StagesSection", [(stage, StageSection) for stage in STAGES], namespace={"of": of}
+        "StagesSection", [(name, StageSection) for name in SCHEDULES], namespace={"of": of}
     )
 
 

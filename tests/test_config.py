@@ -12,7 +12,7 @@ import yaml
 
 from landmarkgait.data.sampler_config import SamplerConfig
 from landmarkgait.data.synth.config import SynthConfig
-from landmarkgait.models.registry import STAGES
+from landmarkgait.models.registry import SCHEDULES
 from landmarkgait.models.training_config import LossWeights, OptimizerConfig
 from landmarkgait.pipelines.config import PipelineConfig, load_config
 from landmarkgait.pipelines.errors import ConfigError
@@ -163,7 +163,7 @@ def test_every_value_is_validated_when_the_config_loads(assignment: str, named: 
 
 def test_stage_sections_follow_the_stage_registry() -> None:
     config = load_config(REPO / "ray_configs" / "quickstart.yaml")
-    assert [field.name for field in dataclasses.fields(config.stages)] == list(STAGES)
+    assert [field.name for field in dataclasses.fields(config.stages)] == list(SCHEDULES)
     assert isinstance(config.stages.recognition.loss, LossWeights)
     assert isinstance(config.stages.recognition.optimizer, OptimizerConfig)
     assert isinstance(config.stages.recognition.sampler, SamplerConfig)

@@ -120,13 +120,24 @@ def test_official_group_sizes_are_kept_and_every_count_gets_three_groups():
 
 def test_every_stage_spec_is_complete_and_consistent():
     from landmarkgait.models.losses import LOSS_TERMS
-    from landmarkgait.models.registry import EVALUATED_STAGE, LOSS_TERM_LOGS, STAGE_SPECS, STAGES
+    from landmarkgait.models.registry import (
+        LOSS_TERM_LOGS,
+        RECOGNITION_BRANCHES,
+        SCHEDULES,
+        STAGE_SPECS,
+        STAGES,
+        pipeline_stages,
+    )
 
     assert set(LOSS_TERMS) == set(LOSS_TERM_LOGS)
     for name, spec in STAGE_SPECS.items():
         assert spec.name == name == spec.config_class.stage
         assert set(spec.loss_terms) <= set(LOSS_TERMS)
         assert spec.upstream is None or STAGES.index(spec.upstream) < STAGES.index(name)
+        assert spec.schedule_name in SCHEDULES
         assert isinstance(build_model(name, "micro"), spec.network_class())
         assert spec.checkpoint_file(7) == f"{spec.save_name}-00007.pt"
-    assert STAGE_SPECS[EVALUATED_STAGE].evaluates
+    assert RECOGNITION_BRANCHES == ("all", "holistic")
+    assert pipeline_stages("all") == ("landmark", "parsing", "recognition")
+    assert pipeline_stages("holistic") == ("holistic",)
+    assert all(STAGE_SPECS[pipeline_stages(branches)[-1]].evaluates for branches in RECOGNITION_BRANCHES)

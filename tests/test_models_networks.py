@@ -13,7 +13,7 @@ from landmarkgait.models.grouping import height_order, part_heatmaps
 from landmarkgait.models.layers import BasicConv2d, BoxMean3x3, FrameStack
 from landmarkgait.models.losses import compute_losses
 from landmarkgait.models.parsing import dilate, part_masks
-from landmarkgait.models.recognition import support_window
+from landmarkgait.models.pmbc import support_window
 from landmarkgait.models.samples import walking_silhouettes as walkers
 from landmarkgait.models.training_config import LossWeights
 

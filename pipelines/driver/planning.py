@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from landmarkgait.models.registry import STAGES, stage_spec
+from landmarkgait.models.registry import stage_spec
 from landmarkgait.pipelines.config import PipelineConfig
 from landmarkgait.pipelines.config_schema import to_mapping
 from landmarkgait.pipelines.errors import PipelineError
@@ -90,7 +90,7 @@ def stage_key(config: PipelineConfig, stage: str, data: DataIdentity, upstream_k
         "stage": stage,
         "data": data.fingerprint,
         "partition": data.partition_digest(),
-        "model": to_mapping(config.model),
+        "model": config.model.network_config(stage),
         "schedule": to_mapping(config.stages.of(stage)),
         "seed": config.seed,
         "upstream": upstream_key,
@@ -99,10 +99,10 @@ def stage_key(config: PipelineConfig, stage: str, data: DataIdentity, upstream_k
 
 
 def stage_keys(config: PipelineConfig, data: DataIdentity) -> dict[str, str]:
-    """Keys of the three stages when each starts from the previous one of the same config."""
+    """Keys of the config's stages when each starts from the previous one of the same config."""
     keys: dict[str, str] = {}
     upstream: str | None = None
-    for stage in STAGES:
+    for stage in config.model.stages:
         upstream = keys[stage] = stage_key(config, stage, data, upstream)
     return keys
 
@@ -116,20 +116,24 @@ def plan_pipeline(
     config: PipelineConfig,
     data: DataIdentity,
     tracker: Tracker,
-    stages: tuple[str, ...] = STAGES,
+    stages: tuple[str, ...] | None = None,
     force: bool = False,
     upstream_run_id: str | None = None,
 ) -> list[StageTask]:
-    """Plan ``stages`` (a contiguous run of STAGES) reusing finished runs unless ``force``.
+    """Plan ``stages`` (a contiguous run of the config's stages, default all) reusing finished
+    runs unless ``force``.
 
     The first planned stage starts from ``upstream_run_id`` when given, else from the newest
     finished run of its upstream stage whose key matches this config (found in MLflow).
     """
-    if not stages or list(stages) != list(
-        STAGES[STAGES.index(stages[0]) : STAGES.index(stages[0]) + len(stages)]
+    chain = config.model.stages
+    stages = stages or chain
+    if stages[0] not in chain or list(stages) != list(
+        chain[chain.index(stages[0]) : chain.index(stages[0]) + len(stages)]
     ):
         raise PipelineError(
-            f"stages must be a contiguous part of {', '.join(STAGES)}, got {', '.join(stages)}"
+            f"stages must be a contiguous part of {', '.join(chain)} "
+            f"(model.recognition_branches={config.model.recognition_branches}), got {', '.join(stages)}"
         )
     first = stages[0]
     upstream_stage = previous_stage(first)

@@ -20,7 +20,7 @@ from ray.train import FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchConfig, TorchTrainer
 
 import landmarkgait
-from landmarkgait.models.registry import EVALUATED_STAGE, STAGES
+from landmarkgait.models.registry import STAGE_SPECS, STAGES, stage_spec
 from landmarkgait.pipelines.config import PipelineConfig
 from landmarkgait.pipelines.driver.datasets import describe_dataset, ensure_dataset
 from landmarkgait.pipelines.driver.planning import DataIdentity, StageTask, plan_pipeline
@@ -112,7 +112,7 @@ def prepare(config: PipelineConfig, ray_address: str | None = None) -> PreparedP
 
 def run_pipeline(
     config: PipelineConfig,
-    stages: Sequence[str] = STAGES,
+    stages: Sequence[str] | None = None,
     force: bool = False,
     upstream: str | None = None,
     callbacks: Sequence[Any] = (),
@@ -125,7 +125,7 @@ def run_pipeline(
     """
     prepared = prepare(config, ray_address)
     plan = plan_pipeline(
-        config, prepared.data, prepared.tracker, tuple(stages), force=force, upstream_run_id=upstream
+        config, prepared.data, prepared.tracker, tuple(stages or ()), force=force, upstream_run_id=upstream
     )
     return execute(prepared, plan, force=force, callbacks=callbacks, ray_address=ray_address)
 
@@ -229,7 +229,9 @@ def summarise(
     outcome = PipelineOutcome(
         parent, stage_runs, reused, ui_command=tracker.ui_command(), tracking_uri=tracker.tracking_uri
     )
-    evaluated = evaluation_run or stage_runs.get(EVALUATED_STAGE)
+    evaluated = evaluation_run or next(
+        (run_id for stage, run_id in stage_runs.items() if stage_spec(stage).evaluates), None
+    )
     if evaluated is None:
         return outcome
     outcome.evaluated_run_id = evaluated
@@ -258,7 +260,8 @@ def evaluate_recognition_run(
     tracker = prepared.tracker
     run = tracker.get_run(run_reference)
     source = run.run_id
-    if run.tags.get(TAG_STAGE) != EVALUATED_STAGE or run.status != "FINISHED":
+    stage = run.tags.get(TAG_STAGE, "")
+    if stage not in STAGE_SPECS or not STAGE_SPECS[stage].evaluates or run.status != "FINISHED":
         raise PipelineError(
             f"run {source} is not a finished recognition stage run "
             f"(stage {run.tags.get(TAG_STAGE, 'none')!r}, status {run.status})"
@@ -290,4 +293,4 @@ def evaluate_recognition_run(
         raise
     if target != source:
         tracker.finish(target)
-    return summarise(tracker, target, {EVALUATED_STAGE: source}, [], evaluation_run=target)
+    return summarise(tracker, target, {stage: source}, [], evaluation_run=target)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from landmarkgait.data.evaluation.names import summary_metric_pattern
-from landmarkgait.models.registry import STAGES, stage_spec
+from landmarkgait.models.registry import SCHEDULES, STAGES, stage_spec
 from landmarkgait.pipelines.errors import ConfigError
 from landmarkgait.pipelines.metric_names import QUALITY_METRICS, STAGE_METRICS_ALWAYS
 
@@ -23,15 +23,17 @@ LEARNING_RATE = re.compile(r"lr/group\d+")
 
 
 def qualified(stage: str, name: str) -> str:
-    return f"{stage}/{name}"
+    """``recognition/eval/rank1/NM``: a stage's metric under its schedule's name, so a sweep over
+    ``model.recognition_branches`` compares the holistic baseline and LandmarkGait on one metric."""
+    return f"{stage_spec(stage).schedule_name}/{name}"
 
 
 def split_qualified(metric: str) -> tuple[str, str]:
     """``recognition/eval/rank1/NM`` -> (``recognition``, ``eval/rank1/NM``), or a ConfigError."""
     stage, _, name = metric.partition("/")
-    if stage not in STAGES or not name:
+    if stage not in SCHEDULES or not name:
         raise ConfigError(
-            f"search.metric {metric!r}: expected <stage>/<metric> with stage one of {', '.join(STAGES)}, "
+            f"search.metric {metric!r}: expected <stage>/<metric> with stage one of {', '.join(SCHEDULES)}, "
             f"e.g. recognition/eval/rank1/NM or landmark/loss/reconstruction"
         )
     return stage, name

@@ -15,7 +15,6 @@ from typing import Any
 from ray import tune
 from ray.tune.integration.ray_train import TuneReportCallback
 
-from landmarkgait.models.registry import STAGES
 from landmarkgait.pipelines.driver.planning import StageTask, plan_pipeline
 from landmarkgait.pipelines.driver.run import execute, prepare
 from landmarkgait.pipelines.log_setup import configure_worker_logging
@@ -129,7 +128,7 @@ def run_trial(params: dict[str, Any], context: SweepContext) -> None:
         return
 
     def make_plan() -> tuple[StageTask, ...]:
-        return plan_pipeline(config, prepared.data, tracker, STAGES)
+        return plan_pipeline(config, prepared.data, tracker)
 
     try:
         plan = lease_plan(

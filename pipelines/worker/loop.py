@@ -17,9 +17,8 @@ import ray.train
 import torch
 
 from landmarkgait.models.checkpoint import read_checkpoint
-from landmarkgait.models.registry import EVALUATED_STAGE
 from landmarkgait.pipelines.log_setup import configure_worker_logging
-from landmarkgait.pipelines.tracking.tags import TAG_ITERATION
+from landmarkgait.pipelines.tracking.tags import TAG_ITERATION, TAG_STAGE
 from landmarkgait.pipelines.tracking.tracker import Tracker
 from landmarkgait.pipelines.worker.distributed import WorkerContext
 from landmarkgait.pipelines.worker.job import ResumeState, WorkerJob
@@ -94,7 +93,8 @@ def evaluate_run(job: WorkerJob, context: WorkerContext, tracker: Tracker) -> No
     with tempfile.TemporaryDirectory(prefix="landmarkgait-eval-ckpt-") as scratch:
         checkpoint = read_checkpoint(tracker.checkpoint_path(job.evaluate_run_id, Path(scratch)))
     classes = classifier_classes(model_state(checkpoint))
-    model = build_stage_model(job.config, job.data, EVALUATED_STAGE, num_classes=classes)
+    stage = tracker.get_run(job.evaluate_run_id).tags[TAG_STAGE]
+    model = build_stage_model(job.config, job.data, stage, num_classes=classes)
     load_opengait_checkpoint(model, checkpoint, strict=True)
     model = model.to(context.device)
     dataset = job.open_dataset()
