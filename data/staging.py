@@ -19,13 +19,25 @@ from pathlib import Path
 from landmarkgait.data.errors import DataError
 
 
-def check_destination(out: Path, *, overwrite: bool) -> None:
-    """Fail early, before any work, when ``out`` exists and may not be replaced."""
+def check_destination(out: Path, *, overwrite: bool, source: Path | None = None) -> None:
+    """Fail early, before any work, when ``out`` exists and may not be replaced, when it cannot be
+    created, or when it is, holds or lies inside ``source`` (replacing it would destroy the input)."""
     out = Path(out)
     if (out.exists() or out.is_symlink()) and not overwrite:
         raise DataError(
             f"{out}: destination already exists (pass --overwrite / overwrite=True to replace it)"
         )
+    if source is not None:
+        src, dst = Path(source).resolve(), out.resolve()
+        if dst == src or src in dst.parents or dst in src.parents:
+            raise DataError(
+                f"{out}: destination is, holds or lies inside the source {source}; choose another"
+            )
+    existing = next((parent for parent in [out.parent, *out.parent.parents] if parent.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise DataError(f"{out}: cannot create it, {existing} is a file, not a directory")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise DataError(f"{out}: cannot create it, {existing} is not writable")
 
 
 @contextmanager
@@ -36,8 +48,11 @@ def staging_dir(out: Path) -> Iterator[Path]:
     it (``publish_directory``, ``landmarkgait.data.writer.assemble_dataset``) renames it away.
     """
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    except OSError as error:
+        raise DataError(f"{out}: cannot create it ({error.strerror or error})") from None
     try:
         yield staging
     except BaseException:

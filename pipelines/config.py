@@ -28,8 +28,15 @@ from landmarkgait.models.errors import ModelConfigError
 from landmarkgait.models.presets import resolve_config
 from landmarkgait.models.registry import SCHEDULES, pipeline_stages, stage_spec
 from landmarkgait.models.training_config import LossWeights, OptimizerConfig
-from landmarkgait.pipelines.config_schema import apply_override, flatten, from_mapping, to_mapping
+from landmarkgait.pipelines.config_schema import (
+    apply_override,
+    flatten,
+    from_mapping,
+    read_yaml_mapping,
+    to_mapping,
+)
 from landmarkgait.pipelines.errors import ConfigError
+from landmarkgait.pipelines.redaction import redact_uri
 
 
 def landmarkgait_home() -> Path:
@@ -183,6 +190,12 @@ class TrackingSection:
     experiment: str = "landmarkgait"
     registered_model: str | None = "landmarkgait"
 
+    def __post_init__(self) -> None:
+        for key in ("tracking_uri", "experiment", "registered_model"):
+            value = getattr(self, key)
+            if value is not None and not value.strip():
+                raise ValueError(f"{key} must be a non-empty name, got {value!r}")
+
 
 @dataclass
 class EvaluationSection:
@@ -210,11 +223,20 @@ class PipelineConfig:
     def to_dict(self) -> dict[str, Any]:
         return to_mapping(self)
 
+    def logged_dict(self) -> dict[str, Any]:
+        """``to_dict`` as it may be logged or printed: the tracking URI without credentials."""
+        mapping = self.to_dict()
+        if self.tracking.tracking_uri:
+            mapping["tracking"]["tracking_uri"] = redact_uri(self.tracking.tracking_uri)
+        return mapping
+
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+        """The resolved config for ``config/resolved.yaml`` (credentials redacted)."""
+        return yaml.safe_dump(self.logged_dict(), sort_keys=False)
 
     def flat_params(self) -> dict[str, Any]:
-        return flatten(self.to_dict())
+        """MLflow params (credentials redacted)."""
+        return flatten(self.logged_dict())
 
     @classmethod
     def from_dict(cls, mapping: dict[str, Any]) -> PipelineConfig:
@@ -224,14 +246,7 @@ class PipelineConfig:
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConfig:
     """Read a YAML pipeline config and apply ``key.path=value`` overrides, validating once."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist (see ray_configs/ for examples)")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"config file {path}: expected a mapping at the top level")
+    raw = read_yaml_mapping(path, "config file", "ray_configs/")
     for assignment in overrides:
         apply_override(raw, assignment, PipelineConfig)
     try:

@@ -11,6 +11,7 @@ import dataclasses
 import types
 import typing
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, TypeVar, Union
 
 import yaml
@@ -198,3 +199,19 @@ def _dataclass_in(annotation: Any) -> Any:
             if dataclasses.is_dataclass(argument):
                 return argument
     return None
+
+
+def read_yaml_mapping(path: Path, what: str, hint: str) -> dict[str, Any]:
+    """The top-level mapping of the YAML file ``path``; errors say ``what`` it is (``config file``,
+    ``sweep config``) and, for a missing file, where to find examples (``hint``)."""
+    if not path.is_file():
+        raise ConfigError(f"{what} {path} does not exist (see {hint} for examples)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{what} {path} is not UTF-8 text (byte {error.start}: {error.reason})") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{what} {path} is not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{what} {path}: expected a mapping at the top level")
+    return raw

@@ -16,6 +16,7 @@ from landmarkgait.models.registry import SCHEDULES
 from landmarkgait.models.training_config import LossWeights, OptimizerConfig
 from landmarkgait.pipelines.config import PipelineConfig, load_config
 from landmarkgait.pipelines.errors import ConfigError
+from landmarkgait.pipelines.redaction import redact_uri
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_CONFIGS = sorted((REPO / "ray_configs").glob("*.yaml"))
@@ -178,3 +179,14 @@ def test_recognition_branches_choose_the_stages_a_pipeline_trains() -> None:
     assert holistic.stages.of("holistic") is holistic.stages.recognition  # one schedule for both rows
     with pytest.raises(ConfigError, match=r"'model'.*recognition_branches 'both'.*all, holistic"):
         load_config(quickstart, ["model.recognition_branches=both"])
+
+
+def test_credentials_in_the_tracking_uri_are_never_logged() -> None:
+    secret_uri = "https://alice:s3cret@mlflow.example:5000/?token=abc&region=eu"
+    config = load_config(REPO / "ray_configs" / "quickstart.yaml", [f"tracking.tracking_uri={secret_uri}"])
+    assert config.tracking.tracking_uri == secret_uri  # workers still connect with it
+    logged = config.flat_params()["tracking.tracking_uri"]
+    assert logged == "https://***@mlflow.example:5000/?token=***&region=eu"
+    assert "s3cret" not in config.to_yaml() and "abc" not in config.to_yaml()
+    assert redact_uri("postgresql://user:pw@db/mlflow") == "postgresql://***@db/mlflow"
+    assert redact_uri("sqlite:////tmp/mlflow.db") == "sqlite:////tmp/mlflow.db"

@@ -92,7 +92,7 @@ def convert_tree(
     reported, or fail the run with ``strict``.
     """
     src, out = Path(src), Path(out)
-    check_destination(out, overwrite=overwrite)
+    check_destination(out, overwrite=overwrite, source=src)
     items, skipped = scan_tree(src, input_format.suffix)
     worker_arguments = input_format.worker_arguments(items)
     source = f"{input_format.source_kind}:{src.resolve()}"

@@ -48,7 +48,7 @@ def export_pkl_tree(
     The file name follows OpenGait's pretreatment; arrays are bit-identical to the stored frames.
     """
     out = Path(out)
-    check_destination(out, overwrite=overwrite)
+    check_destination(out, overwrite=overwrite, source=Path(src))
     dataset = SilhouetteDataset(src)
     with staging_dir(out) as staging:
         chunks = split(range(len(dataset)), workers, _EXPORT_CHUNK)

@@ -85,10 +85,11 @@ def add_pipeline_options(
 def pipeline_overrides(args: argparse.Namespace) -> list[str]:
     """``--set`` assignments plus those ``--tracking-uri`` / ``--experiment`` stand for."""
     overrides = list(args.overrides)
-    if args.tracking_uri:
-        overrides.append(f"tracking.tracking_uri={args.tracking_uri}")
-    if args.experiment:
-        overrides.append(f"tracking.experiment={args.experiment}")
+    # JSON strings are YAML: the value stays a string (an empty one is refused by the config).
+    if args.tracking_uri is not None:
+        overrides.append(f"tracking.tracking_uri={json.dumps(args.tracking_uri)}")
+    if args.experiment is not None:
+        overrides.append(f"tracking.experiment={json.dumps(args.experiment)}")
     return overrides
 
 

@@ -19,6 +19,7 @@ from landmarkgait.models.registry import stage_spec
 from landmarkgait.pipelines.config import PipelineConfig
 from landmarkgait.pipelines.config_schema import to_mapping
 from landmarkgait.pipelines.errors import PipelineError
+from landmarkgait.pipelines.redaction import redact_uri
 from landmarkgait.pipelines.tracking.records import RunRecord
 from landmarkgait.pipelines.tracking.tags import TAG_STAGE, TAG_STAGE_KEY
 from landmarkgait.pipelines.tracking.tracker import Tracker
@@ -185,6 +186,6 @@ def resolve_upstream(
     listing = "\n".join(f"  - {info.describe()}" for info in candidates) or "  (none)"
     raise PipelineError(
         f"no finished {upstream_stage!r} stage run matches this config and dataset (key {expected}) in "
-        f"experiment {tracker.experiment_name!r} at {tracker.tracking_uri}. Candidate {upstream_stage} runs:\n"
+        f"experiment {tracker.experiment_name!r} at {redact_uri(tracker.tracking_uri)}. Candidate {upstream_stage} runs:\n"
         f"{listing}\nPass one with --upstream RUN_ID, or run the earlier stages first (landmarkgait run CONFIG)."
     )

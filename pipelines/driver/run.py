@@ -103,11 +103,25 @@ class PreparedPipeline:
 
 
 def prepare(config: PipelineConfig, ray_address: str | None = None) -> PreparedPipeline:
-    """Checks that need no training: tracking reachable, dataset present (or generated) and valid."""
+    """Checks that need no training: tracking reachable, storage writable, dataset present (or
+    generated) and valid."""
     tracker = Tracker.connect(config.tracking)
+    check_storage(config.scaling.resolved_storage_path())
     dataset_path = ensure_dataset(config.data, ray_address)
     data = describe_dataset(dataset_path, config.data.partition)
     return PreparedPipeline(config, tracker, dataset_path, data)
+
+
+def check_storage(storage_path: str) -> None:
+    """Ray Train's checkpoint folder must be creatable before a minute of start-up is spent."""
+    if "://" in storage_path:  # s3://, gs://: the cloud filesystem answers for itself
+        return
+    try:
+        Path(storage_path).expanduser().mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise PipelineError(
+            f"scaling.storage_path {storage_path}: cannot create it ({error.strerror or error})"
+        ) from None
 
 
 def run_pipeline(

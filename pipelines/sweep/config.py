@@ -18,7 +18,13 @@ from typing import Any
 import yaml
 
 from landmarkgait.pipelines.config import PipelineConfig, load_config
-from landmarkgait.pipelines.config_schema import assign_key, from_mapping, parse_assignment, to_mapping
+from landmarkgait.pipelines.config_schema import (
+    assign_key,
+    from_mapping,
+    parse_assignment,
+    read_yaml_mapping,
+    to_mapping,
+)
 from landmarkgait.pipelines.errors import ConfigError
 from landmarkgait.pipelines.metric_names import ITERATION
 from landmarkgait.pipelines.sweep.metrics import check_metric, qualified
@@ -194,14 +200,7 @@ def apply_params(base: PipelineConfig, params: dict[str, Any], source: str) -> P
 def load_sweep(path: str | Path, overrides: list[str] | None = None) -> LoadedSweep:
     """Read and validate a sweep YAML (``overrides`` are ``--set`` assignments for the base config)."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"sweep config {path} does not exist (see ray_configs/sweep_*.yaml)")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"sweep config {path} is not valid YAML: {error}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"sweep config {path}: expected a mapping at the top level")
+    raw = read_yaml_mapping(path, "sweep config", "ray_configs/sweep_*.yaml")
     try:
         sweep = from_mapping(SweepConfig, raw)
     except ConfigError as error:

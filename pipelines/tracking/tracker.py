@@ -23,6 +23,7 @@ from mlflow.tracking import MlflowClient
 
 from landmarkgait.pipelines.config import TrackingSection
 from landmarkgait.pipelines.errors import PipelineError
+from landmarkgait.pipelines.redaction import redact_uri
 from landmarkgait.pipelines.tracking import filters
 from landmarkgait.pipelines.tracking.location import (
     is_server,
@@ -65,7 +66,9 @@ class Tracker:
             else:
                 experiment_id = experiment.experiment_id
         except MlflowException as error:
-            raise PipelineError(f"MLflow tracking store {uri} cannot be used: {error}") from None
+            raise PipelineError(
+                f"MLflow tracking store {redact_uri(uri)} cannot be used: {str(error).replace(uri, redact_uri(uri))}"
+            ) from None
         return cls(uri, experiment_id, section.experiment)
 
     @classmethod
@@ -75,9 +78,11 @@ class Tracker:
         try:
             found = client.get_experiment_by_name(experiment)
         except MlflowException as error:
-            raise PipelineError(f"MLflow tracking store {tracking_uri} cannot be used: {error}") from None
+            raise PipelineError(
+                f"MLflow tracking store {redact_uri(tracking_uri)} cannot be used: {error}"
+            ) from None
         if found is None:
-            raise PipelineError(f"MLflow experiment {experiment!r} not found at {tracking_uri}")
+            raise PipelineError(f"MLflow experiment {experiment!r} not found at {redact_uri(tracking_uri)}")
         return cls(tracking_uri, found.experiment_id, experiment)
 
     @classmethod
@@ -88,13 +93,13 @@ class Tracker:
             experiment_id = client.get_run(parse_run_reference(run_ref)).info.experiment_id
             name = client.get_experiment(experiment_id).name
         except MlflowException:
-            raise PipelineError(f"MLflow run {run_ref!r} not found at {tracking_uri}") from None
+            raise PipelineError(f"MLflow run {run_ref!r} not found at {redact_uri(tracking_uri)}") from None
         return cls(tracking_uri, experiment_id, name)
 
     def ui_command(self) -> str:
         if is_server(self.tracking_uri):
-            return f"open {self.tracking_uri}"
-        return f"mlflow ui --backend-store-uri {self.tracking_uri} --host 127.0.0.1 --port 5000"
+            return f"open {redact_uri(self.tracking_uri)}"
+        return f"mlflow ui --backend-store-uri {redact_uri(self.tracking_uri)} --host 127.0.0.1 --port 5000"
 
     # -- writing runs -----------------------------------------------------------------------------
     def create_run(
@@ -152,7 +157,9 @@ class Tracker:
         try:
             return RunRecord.from_mlflow(self._client.get_run(run_id))
         except MlflowException:
-            raise PipelineError(f"MLflow run {run_ref!r} not found at {self.tracking_uri}") from None
+            raise PipelineError(
+                f"MLflow run {run_ref!r} not found at {redact_uri(self.tracking_uri)}"
+            ) from None
 
     def run_finished(self, run_id: str) -> bool:
         """True for a run that exists, finished and was not deleted."""
