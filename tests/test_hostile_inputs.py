@@ -93,6 +93,12 @@ CASES = [
         ["run", "{q}", "--set", "scaling.storage_path=/proc/landmarkgait"],
         "scaling.storage_path",
     ),
+    ("unreachable-ray", ["run", "{q}", "--ray-address", "127.0.0.1:1"], "127.0.0.1:1"),
+    (
+        "unreachable-ray-client",
+        ["train", "{q}", "--stage", "landmark", "--ray-address", "ray://127.0.0.1:1"],
+        "ray://127.0.0.1:1",
+    ),
     ("missing-config", ["run", "{root}/missing.yaml"], "missing.yaml"),
     ("latin1-config", ["run", "{latin}"], "not UTF-8"),
     ("config-is-dir", ["run", "{root}"], "does not exist"),

@@ -24,12 +24,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 from collections.abc import Iterator
 
 import ray
 from ray._private import ray_constants
 
 from landmarkgait.pipelines.driver.ports import free_loopback_port
+from landmarkgait.pipelines.errors import PipelineError
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,23 @@ def single_node_mode() -> Iterator[None]:
         ray_constants.ENABLE_RAY_CLUSTER = saved_flag
 
 
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds, naming the address, when nothing listens at a ``host:port`` (or
+    ``ray://host:port``) cluster address: Ray itself retries such an address for minutes."""
+    host_port = address.removeprefix("ray://")
+    host, _, port = host_port.rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto" and other forms Ray resolves itself
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except OSError as error:
+        raise PipelineError(
+            f"Ray cluster at {address} is unreachable ({error.strerror or error}); start it "
+            f"(ray start --head --port {port}) or fix --ray-address / RAY_ADDRESS"
+        ) from None
+
+
 @contextlib.contextmanager
 def ray_session(
     address: str | None = None, num_cpus: int | None = None, include_dashboard: bool = True
@@ -84,6 +103,7 @@ def ray_session(
     address = address or os.environ.get("RAY_ADDRESS")
     with contextlib.ExitStack() as scope:
         if address:
+            check_reachable(address)
             log.info("joining Ray cluster at %s", address)
             ray.init(address=address, log_to_driver=True)
         else:

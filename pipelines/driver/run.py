@@ -9,7 +9,9 @@ runs to the parent and copy the evaluation summary onto it for comparison in the
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -116,11 +118,13 @@ def check_storage(storage_path: str) -> None:
     """Ray Train's checkpoint folder must be creatable before a minute of start-up is spent."""
     if "://" in storage_path:  # s3://, gs://: the cloud filesystem answers for itself
         return
-    try:
-        Path(storage_path).expanduser().mkdir(parents=True, exist_ok=True)
+    path = Path(storage_path).expanduser().absolute()
+    existing = next(folder for folder in [path, *path.parents] if folder.exists())
+    try:  # a probe folder in the nearest existing ancestor, removed at once: nothing is left
+        os.rmdir(tempfile.mkdtemp(prefix=".landmarkgait-probe-", dir=existing))
     except OSError as error:
         raise PipelineError(
-            f"scaling.storage_path {storage_path}: cannot create it ({error.strerror or error})"
+            f"scaling.storage_path {storage_path}: cannot create it in {existing} ({error.strerror or error})"
         ) from None
 
 
