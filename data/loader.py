@@ -8,6 +8,7 @@ slice of the test sequences with all their frames. It must not know about models
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import count
@@ -133,11 +134,13 @@ class TestSequences:
     """A rank's test sequences: their dataset indices, read with all frames when iterated.
 
     Iterating yields ``(dataset index, record)`` with raw uint8 frames, in row order; ``len``
-    is known before reading, for progress reports.
+    is known before reading, for progress reports. ``max_frames`` keeps each sequence's first
+    frames only (None: all of them, as OpenGait evaluates).
     """
 
     dataset: SilhouetteDataset
     indices: tuple[int, ...]
+    max_frames: int | None = None
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -145,13 +148,21 @@ class TestSequences:
     def __iter__(self) -> Iterator[tuple[int, SequenceRecord]]:
         for start in range(0, len(self.indices), _TEST_READ_CHUNK):
             chunk = list(self.indices[start : start + _TEST_READ_CHUNK])
-            yield from zip(chunk, self.dataset.read_many(chunk), strict=True)
+            for index, record in zip(chunk, self.dataset.read_many(chunk), strict=True):
+                if self.max_frames is not None:
+                    record = dataclasses.replace(record, frames=record.frames[: self.max_frames])
+                yield index, record
 
 
 def iter_test_sequences(
-    dataset: SilhouetteDataset, subjects: Iterable[str], rank: int = 0, world_size: int = 1
+    dataset: SilhouetteDataset,
+    subjects: Iterable[str],
+    rank: int = 0,
+    world_size: int = 1,
+    max_frames: int | None = None,
 ) -> TestSequences:
-    """This rank's test sequences of ``subjects`` with all frames (``all_ordered``), in row order.
+    """This rank's test sequences of ``subjects`` with all frames (``all_ordered``; the first
+    ``max_frames`` when given), in row order.
 
     Rank r takes every ``world_size``-th of the matching rows starting at r, so the ranks together
     cover each sequence exactly once.
@@ -164,4 +175,4 @@ def iter_test_sequences(
             f"{dataset.path}: test subjects not in the dataset: {', '.join(sorted(missing)[:10])}"
         )
     indices = [i for i, entry in enumerate(dataset.entries) if entry.subject in wanted][rank::world_size]
-    return TestSequences(dataset, tuple(indices))
+    return TestSequences(dataset, tuple(indices), max_frames)

@@ -199,10 +199,17 @@ class TrackingSection:
 
 @dataclass
 class EvaluationSection:
+    """How the recognition stage is evaluated. ``max_frames`` embeds only each test sequence's
+    first frames (None: all frames, as OpenGait); CPU benchmarks use it to bound evaluation time,
+    and the GEI row of a report then uses the same frames."""
+
     protocol: str = "casia_b"
     metric: str = "euc"
+    max_frames: int | None = None
 
     def __post_init__(self) -> None:
+        if self.max_frames is not None and self.max_frames < 1:
+            raise ValueError(f"max_frames must be >= 1 or null (all frames), got {self.max_frames}")
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
         if self.metric not in METRICS:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from cluster_helpers import BIN, RayHead, http_ok, stop_process, wait_until
 
-from landmarkgait.pipelines.driver.ports import free_loopback_port
+from landmarkgait.pipelines.driver.ports import free_loopback_port, free_loopback_ports
 
 # A session-private Ray token, set before any test module imports Ray (Ray reads it once) and
 # inherited by every child process: CLI subprocesses, `ray start`, `ray job submit`. Ray's
@@ -44,7 +44,7 @@ def ray_head(landmarkgait_home: Path, tmp_path_factory: pytest.TempPathFactory) 
     # No drain on SIGTERM: Ray 2.60 otherwise waits up to 30 s for the idle head to drain.
     env = {**os.environ, "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}
     secret = os.environ["RAY_AUTH_TOKEN"]
-    port, dashboard_port = free_loopback_port(), free_loopback_port()
+    port, dashboard_port = free_loopback_ports(2)
     log_path = tmp_path_factory.mktemp("ray-head") / "head.log"
     with open(log_path, "w") as log_file:
         process = subprocess.Popen(

@@ -154,6 +154,7 @@ def test_cli_reports_a_config_error_without_loading_torch_ray_or_mlflow(command:
         ("stages.landmark.sampler.frames=0", r"'stages.landmark.sampler'.*frames must be >= 1"),
         ("data.synthetic.subjects=1", r"'data.synthetic'.*subjects must be an integer in \[2, 999\]"),
         ("data.synthetic.views=['999']", r"'data.synthetic'.*views: unknown value '999'"),
+        ("evaluation.max_frames=0", r"'evaluation'.*max_frames must be >= 1 or null"),
     ],
 )
 def test_every_value_is_validated_when_the_config_loads(assignment: str, named: str) -> None:

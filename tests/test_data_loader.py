@@ -105,6 +105,11 @@ def test_test_sequences_are_split_across_ranks(dataset: SilhouetteDataset) -> No
         list(iter_test_sequences(dataset, ["999"]))
 
 
+def test_test_sequences_can_keep_only_their_first_frames(dataset: SilhouetteDataset) -> None:
+    for index, record in iter_test_sequences(dataset, ["004"], max_frames=3):
+        np.testing.assert_array_equal(record.frames, dataset[index].frames[:3])
+
+
 def test_partition_sources(
     dataset: SilhouetteDataset, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -69,13 +69,14 @@ def shared_base(tmp_path_factory: pytest.TempPathFactory, micro_dataset: Path, m
 
 @pytest.fixture(scope="module")
 def triplet_sweep(ray_cluster: RayHead, shared_base: Path) -> dict:
-    """Three trials over the triplet weight, two at a time, FIFO, optimising NM rank-1."""
+    """Three trials over the triplet weight (as points), two at a time, FIFO, optimising NM rank-1."""
     path = write_sweep(
         shared_base.parent,
         shared_base,
         "triplet",
         search={
-            "space": {TRIPLET: {"grid": [0.5, 1.0, 2.0]}},
+            # As points (whole settings, as in sweep_benchmark.yaml); the other sweeps use space.
+            "points": [{TRIPLET: 0.5}, {TRIPLET: 1.0}, {TRIPLET: 2.0}],
             "metric": "recognition/eval/rank1/NM",
             "mode": "max",
             "max_concurrent_trials": 2,

@@ -49,6 +49,46 @@ def test_shipped_sweep_configs_load() -> None:
     assert paper.base.scaling.use_gpu
 
 
+def test_benchmark_sweep_is_the_papers_table_on_one_schedule() -> None:
+    """Holistic, then LandmarkGait with 20 / 25 / 30 landmarks: points, one trial each, with
+    the default synthetic dataset and the same recognition schedule in every trial."""
+    loaded = load_sweep(REPO / "ray_configs" / "sweep_benchmark.yaml")
+    search = loaded.sweep.search
+    assert search.expected_trials() == 4
+    assert param_space(loaded) == {"point": tune.grid_search([0, 1, 2, 3])}
+    configs = [loaded.trial_config(search.trial_params({"point": index})) for index in range(4)]
+    assert [config.model.stages for config in configs] == [
+        ("holistic",),
+        *[("landmark", "parsing", "recognition")] * 3,
+    ]
+    assert [config.model.num_landmark for config in configs[1:]] == [20, 25, 30]
+    assert len({repr(config.stages.recognition) for config in configs}) == 1
+    synthetic = configs[0].data.synthetic
+    assert (synthetic.subjects, len(synthetic.views)) == (124, 11)
+    assert configs[0].evaluation.protocol == "casia_b"
+
+
+def test_points_cross_the_space_and_become_config_keys(tmp_path: Path) -> None:
+    points = [{"model.recognition_branches": "holistic"}, {"model.num_landmark": 20}]
+    loaded = load_sweep(
+        write(
+            tmp_path,
+            search={"space": {"stages.recognition.loss.triplet": {"grid": [0.5, 1.0]}}, "points": points},
+        )
+    )
+    search = loaded.sweep.search
+    assert search.expected_trials() == 4
+    assert search.searched_keys() == [
+        "model.recognition_branches",
+        "model.num_landmark",
+        "stages.recognition.loss.triplet",
+    ]
+    params = search.trial_params({"point": 1, "stages.recognition.loss.triplet": 0.5})
+    assert params == {"model.num_landmark": 20, "stages.recognition.loss.triplet": 0.5}
+    config = loaded.trial_config(params)
+    assert (config.model.num_landmark, config.stages.recognition.loss.triplet) == (20, 0.5)
+
+
 def test_trial_config_applies_searched_values(tmp_path: Path) -> None:
     loaded = load_sweep(write(tmp_path))
     config = loaded.trial_config({"model.num_landmark": 20, "stages.recognition.loss.triplet": 0.5})
@@ -103,7 +143,20 @@ def test_concurrency_is_lowered_to_what_the_cluster_fits(tmp_path: Path) -> None
             {"search": {"space": {"model.num_landmarks": {"grid": [20, 25]}}}},
             r"unknown config key 'model.num_landmarks' in .*search.space; valid keys at model: .*num_landmark",
         ),
-        ({"search": {"space": {}}}, r"space is empty"),
+        ({"search": {"space": {}}}, r"space and points are empty"),
+        (
+            {"search": {"space": {}, "points": [{"model.num_landmark": 2}]}},
+            r"search.points\[0\] model.num_landmark=2.*num_landmark",
+        ),
+        (
+            {"search": {"points": [{"model.num_landmark": 20}]}},
+            r"points\[0\]: key 'model.num_landmark' is also in space",
+        ),
+        ({"search": {"points": [{}]}}, r"points\[0\]: expected a non-empty mapping"),
+        (
+            {"search": {"algorithm": "random", "space": {}, "points": [{"model.num_landmark": 20}]}},
+            r"points: needs algorithm grid",
+        ),
         (
             {"search": {"metric": "recognition/eval/rank5/NM"}},
             r"'recognition/eval/rank5/NM': no trial reports it",

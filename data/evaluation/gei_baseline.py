@@ -32,9 +32,10 @@ def gait_energy_image(frames: np.ndarray) -> np.ndarray:
 
 
 def gei_embeddings(
-    dataset: SilhouetteDataset, subjects: Sequence[str]
+    dataset: SilhouetteDataset, subjects: Sequence[str], max_frames: int | None = None
 ) -> tuple[torch.Tensor, list[str], list[str], list[str]]:
-    """GEIs of every sequence of ``subjects`` as embeddings ``[N, H*W, 1]`` plus their keys.
+    """GEIs of every sequence of ``subjects`` (of its first ``max_frames`` frames when given) as
+    embeddings ``[N, H*W, 1]`` plus their keys.
 
     One part (P = 1), so the protocol's per-part distance is the plain Euclidean distance.
     """
@@ -43,7 +44,11 @@ def gei_embeddings(
     wanted = set(subjects)
     total = sum(1 for entry in dataset.entries if entry.subject in wanted)
     for _, record in tqdm(
-        iter_test_sequences(dataset, subjects), total=total, desc="GEI", unit="seq", disable=None
+        iter_test_sequences(dataset, subjects, max_frames=max_frames),
+        total=total,
+        desc="GEI",
+        unit="seq",
+        disable=None,
     ):
         images.append(gait_energy_image(record.frames).reshape(-1))
         for column, value in zip(keys, (record.subject, record.type, record.view), strict=True):
@@ -58,8 +63,9 @@ def evaluate_gei_baseline(
     test_subjects: Sequence[str],
     *,
     metric: str = "euc",
+    max_frames: int | None = None,
 ) -> GaitEvaluation:
     """GEI + nearest neighbour on ``test_subjects`` with the CASIA-B protocol (identical views excluded)."""
-    embeddings, subjects, types, views = gei_embeddings(dataset, test_subjects)
+    embeddings, subjects, types, views = gei_embeddings(dataset, test_subjects, max_frames)
     log.info("GEI baseline: %d sequences of %d test subjects", len(subjects), len(set(subjects)))
     return evaluate_casia_b(embeddings, subjects, types, views, metric=metric)

@@ -96,6 +96,8 @@ def stage_key(config: PipelineConfig, stage: str, data: DataIdentity, upstream_k
         "seed": config.seed,
         "upstream": upstream_key,
     }
+    if stage_spec(stage).evaluates:  # its runs carry evaluation metrics: another evaluation is another run
+        payload["evaluation"] = to_mapping(config.evaluation)
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 

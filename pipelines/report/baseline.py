@@ -45,7 +45,9 @@ def gei_metrics(evaluated: Evaluated) -> dict[str, float]:
             f"{evaluated.fingerprint[:19]}: it changed since, so the GEI row would not be comparable"
         )
     partition = resolve_partition(dataset, Path(evaluated.partition) if evaluated.partition else None)
-    evaluation = evaluate_gei_baseline(dataset, partition.test_set, metric=evaluated.metric)
+    evaluation = evaluate_gei_baseline(
+        dataset, partition.test_set, metric=evaluated.metric, max_frames=evaluated.max_frames
+    )
     return {f"eval/{name}": value for name, value in evaluation.summary().items()}
 
 
@@ -55,7 +57,7 @@ def gei_row(tracker: Tracker, evaluated: Evaluated, parent_run_id: str | None) -
     if evaluated.protocol != "casia_b":
         log.info("no GEI row: the GEI baseline implements the casia_b protocol, not %s", evaluated.protocol)
         return None
-    run = tracker.baseline_run(GEI, evaluated.fingerprint, evaluated.protocol, evaluated.metric)
+    run = tracker.baseline_run(GEI, evaluated.fingerprint, evaluated.protocol_tag)
     if run is None:
         log.info("computing the GEI baseline on %s", dataset_path(evaluated))
         metrics = gei_metrics(evaluated)
@@ -65,13 +67,14 @@ def gei_row(tracker: Tracker, evaluated: Evaluated, parent_run_id: str | None) -
                 TAG_KIND: "baseline",
                 TAG_BASELINE: GEI,
                 TAG_DATA: evaluated.fingerprint,
-                TAG_PROTOCOL: f"{evaluated.protocol}/{evaluated.metric}",
+                TAG_PROTOCOL: evaluated.protocol_tag,
             },
             params={
                 "data.path": evaluated.dataset_path,
                 "data.partition": evaluated.partition,
                 "evaluation.protocol": evaluated.protocol,
                 "evaluation.metric": evaluated.metric,
+                "evaluation.max_frames": evaluated.max_frames,
             },
             parent_run_id=parent_run_id,
         )

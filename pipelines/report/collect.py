@@ -43,6 +43,13 @@ class Evaluated:
     partition: str | None
     protocol: str
     metric: str
+    max_frames: int | None = None
+
+    @property
+    def protocol_tag(self) -> str:
+        """``casia_b/euc`` or ``casia_b/euc/first-30-frames``: what a baseline run is looked up by."""
+        tag = f"{self.protocol}/{self.metric}"
+        return tag if self.max_frames is None else f"{tag}/first-{self.max_frames}-frames"
 
 
 @dataclass
@@ -93,12 +100,14 @@ def evaluated_run(tracker: Tracker, pipeline_run: RunRecord) -> RunRecord | None
 def evaluation_of(run: RunRecord) -> Evaluated:
     params = run.params
     partition = params.get("data.partition", "None")
+    max_frames = params.get("evaluation.max_frames", "None")
     return Evaluated(
         fingerprint=run.tags.get(TAG_DATA, ""),
         dataset_path=params.get("data.path", ""),
         partition=None if partition == "None" else partition,
         protocol=params.get("evaluation.protocol", "casia_b"),
         metric=params.get("evaluation.metric", "euc"),
+        max_frames=None if max_frames in ("", "None") else int(max_frames),
     )
 
 
@@ -116,13 +125,14 @@ def collect_rows(tracker: Tracker, pipeline_runs: Sequence[RunRecord], trials: b
         evaluated = evaluation_of(stage_run)
         if collected.evaluated is None:
             collected.evaluated = evaluated
-        elif evaluated.fingerprint != collected.evaluated.fingerprint or evaluated.protocol != (
-            collected.evaluated.protocol
+        elif (evaluated.fingerprint, evaluated.protocol_tag) != (
+            collected.evaluated.fingerprint,
+            collected.evaluated.protocol_tag,
         ):
             raise PipelineError(
                 f"run {pipeline_run.run_id} was evaluated on dataset {evaluated.fingerprint[:19]} with "
-                f"protocol {evaluated.protocol}, others on {collected.evaluated.fingerprint[:19]} with "
-                f"{collected.evaluated.protocol}: one table compares one dataset and protocol"
+                f"{evaluated.protocol_tag}, others on {collected.evaluated.fingerprint[:19]} with "
+                f"{collected.evaluated.protocol_tag}: one table compares one dataset and evaluation"
             )
         conditions = CONDITIONS.get(evaluated.protocol, ())
         row = MethodRow(

@@ -81,10 +81,22 @@ class ParameterSpec:
         return len(self.values) if self.kind == "grid" else None
 
 
+# The Tune parameter that carries a trial's index into ``search.points``.
+POINT_PARAM = "point"
+
+
 @dataclass
 class SearchSection:
+    """What a sweep searches: ``space`` (one spec per key, crossed) and/or ``points``.
+
+    ``points`` lists whole settings of several keys that only make sense together (the paper's
+    table: the holistic ablation, then LandmarkGait with 20, 25, 30 landmarks); a grid search
+    crosses them with the ``space`` grids.
+    """
+
     metric: str
-    space: dict[str, ParameterSpec]
+    space: dict[str, ParameterSpec] = field(default_factory=dict)
+    points: list[dict[str, Any]] = field(default_factory=list)
     algorithm: str = "grid"
     mode: str = "max"
     num_samples: int = 1
@@ -96,10 +108,20 @@ class SearchSection:
             raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {self.algorithm!r}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be min or max, got {self.mode!r}")
-        if not self.space:
+        if not self.space and not self.points:
             raise ValueError(
-                "space is empty: give at least one config key to search, e.g. model.num_landmark"
+                "space and points are empty: give at least one config key to search, e.g. model.num_landmark"
             )
+        if self.points and self.algorithm != "grid":
+            raise ValueError(f"points: needs algorithm grid, got {self.algorithm!r}")
+        for index, point in enumerate(self.points):
+            if not isinstance(point, dict) or not point:
+                raise ValueError(f"points[{index}]: expected a non-empty mapping of config keys to values")
+            shared = sorted(set(point) & set(self.space))
+            if shared:
+                raise ValueError(
+                    f"points[{index}]: key {shared[0]!r} is also in space; search it in one place"
+                )
         for name in ("num_samples", "max_concurrent_trials"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -114,7 +136,19 @@ class SearchSection:
     def expected_trials(self) -> int:
         """Trials the search creates: ``num_samples`` per grid point (Optuna: ``num_samples``)."""
         grid = math.prod(spec.size() or 1 for spec in self.space.values())
-        return grid * self.num_samples
+        return grid * max(1, len(self.points)) * self.num_samples
+
+    def searched_keys(self) -> list[str]:
+        """Every config key a trial may set: the points' keys (first seen first), then the space's."""
+        keys = [key for point in self.points for key in point]
+        return list(dict.fromkeys([*keys, *self.space]))
+
+    def trial_params(self, tune_params: dict[str, Any]) -> dict[str, Any]:
+        """A trial's config assignments from its Tune parameters (a point index becomes its keys)."""
+        params = dict(tune_params)
+        if POINT_PARAM in params:
+            params = {**self.points[int(params.pop(POINT_PARAM))], **params}
+        return params
 
 
 @dataclass
@@ -218,6 +252,8 @@ def load_sweep(path: str | Path, overrides: list[str] | None = None) -> LoadedSw
     for key, spec in sweep.search.space.items():
         for value in spec.values_to_check():
             apply_params(base, {key: value}, f"{path}: search.space")
+    for index, point in enumerate(sweep.search.points):
+        apply_params(base, point, f"{path}: search.points[{index}]")
     check_metric(sweep.search.metric, base.evaluation.protocol)
     if sweep.scheduler.time_attr is not None:
         check_metric(sweep.scheduler.time_attr, base.evaluation.protocol, what="scheduler.time_attr")

@@ -289,6 +289,8 @@ def sweep_params(loaded: LoadedSweep) -> dict[str, Any]:
     }
     for key, spec in sweep.search.space.items():
         params[f"space.{key}"] = f"{spec.kind} {spec.values}"
+    for index, point in enumerate(sweep.search.points):
+        params[f"points.{index}"] = ", ".join(f"{key}={value}" for key, value in point.items())
     if sweep.scheduler.type == "asha":
         params |= {
             "sweep.asha.time_attr": loaded.time_attr,

@@ -15,7 +15,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, Searcher
 
 from landmarkgait.pipelines.errors import ConfigError
-from landmarkgait.pipelines.sweep.config import LoadedSweep, ParameterSpec
+from landmarkgait.pipelines.sweep.config import POINT_PARAM, LoadedSweep, ParameterSpec
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,12 @@ def tune_domain(spec: ParameterSpec) -> Any:
 
 
 def param_space(loaded: LoadedSweep) -> dict[str, Any]:
-    return {key: tune_domain(spec) for key, spec in loaded.sweep.search.space.items()}
+    """Tune's space: the specs' domains, and a grid over the points' indices when there are points."""
+    search = loaded.sweep.search
+    space = {key: tune_domain(spec) for key, spec in search.space.items()}
+    if search.points:
+        space[POINT_PARAM] = tune.grid_search(list(range(len(search.points))))
+    return space
 
 
 def search_algorithm(loaded: LoadedSweep, max_concurrent: int) -> BasicVariantGenerator | Searcher:

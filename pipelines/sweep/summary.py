@@ -43,7 +43,7 @@ class TrialRow:
 
 
 def trial_row(run: RunRecord, loaded: LoadedSweep) -> TrialRow:
-    keys = list(loaded.sweep.search.space)
+    keys = loaded.sweep.search.searched_keys()
     params = {key: _parse(run.params.get(key, "")) for key in keys}
     outcome = run.tags.get(TAG_OUTCOME) or ("finished" if run.status == "FINISHED" else "running")
     return TrialRow(
@@ -68,7 +68,7 @@ def best_trial(rows: list[TrialRow], mode: str) -> TrialRow | None:
 
 def write_csv(path: Path, rows: list[TrialRow], loaded: LoadedSweep) -> None:
     """Atomic write of the trial table."""
-    keys, metric = list(loaded.sweep.search.space), loaded.sweep.search.metric
+    keys, metric = loaded.sweep.search.searched_keys(), loaded.sweep.search.metric
     header = ["trial_id", "mlflow_run_id", "outcome", *keys, metric, *(f"{stage}_run_id" for stage in STAGES)]
     with atomic_path(path) as temporary, temporary.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=header)
@@ -85,7 +85,7 @@ def plot_metric_vs_params(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys, metric = list(loaded.sweep.search.space), loaded.sweep.search.metric
+    keys, metric = loaded.sweep.search.searched_keys(), loaded.sweep.search.metric
     figure, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.4), squeeze=False)
     styles = {"finished": ("tab:blue", "o"), "stopped_early": ("tab:orange", "v")}
     for axis, key in zip(axes[0], keys, strict=True):
@@ -93,13 +93,13 @@ def plot_metric_vs_params(
             points = [
                 (row.params[key], row.metric)
                 for row in rows
-                if row.outcome == outcome and row.metric is not None
+                if row.outcome == outcome and row.metric is not None and row.params[key] != ""
             ]
             if points:
                 axis.scatter(
                     *zip(*points, strict=True), c=colour, marker=marker, label=outcome.replace("_", " ")
                 )
-        if best is not None:
+        if best is not None and best.params[key] != "":  # "": a point that does not set the key
             axis.scatter(
                 [best.params[key]],
                 [best.metric],

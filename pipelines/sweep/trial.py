@@ -113,11 +113,12 @@ def final_result(tracker: Tracker, stage_runs: dict[str, str]) -> dict[str, floa
     return result
 
 
-def run_trial(params: dict[str, Any], context: SweepContext) -> None:
+def run_trial(tune_params: dict[str, Any], context: SweepContext) -> None:
     """Tune function trainable: plan (leasing stage keys), train what is missing, report."""
     configure_worker_logging()
     trial_id = tune.get_context().get_trial_id()
     loaded = context.loaded
+    params = loaded.sweep.search.trial_params(tune_params)
     config = loaded.trial_config(params)
     prepared = prepare(config)
     tracker = prepared.tracker

@@ -78,12 +78,13 @@ def pipeline_runs() -> str:
     return all_of(tag_is(TAG_KIND, "pipeline"), FINISHED)
 
 
-def baseline_runs(name: str, fingerprint: str, protocol: str, metric: str) -> str:
-    """Finished runs of the training-free baseline ``name`` on one dataset, protocol and distance."""
+def baseline_runs(name: str, fingerprint: str, protocol_tag: str) -> str:
+    """Finished runs of the training-free baseline ``name`` on one dataset and evaluation
+    (``protocol_tag``: protocol, distance and frames, e.g. ``casia_b/euc``)."""
     return all_of(
         tag_is(TAG_KIND, "baseline"),
         tag_is(TAG_BASELINE, name),
         tag_is(TAG_DATA, fingerprint),
-        tag_is(TAG_PROTOCOL, f"{protocol}/{metric}"),
+        tag_is(TAG_PROTOCOL, protocol_tag),
         FINISHED,
     )

@@ -214,10 +214,11 @@ class Tracker:
             filters.pipeline_runs(), order_by=["attributes.start_time ASC"], max_results=10000
         )
 
-    def baseline_run(self, name: str, fingerprint: str, protocol: str, metric: str) -> RunRecord | None:
-        """The newest finished run of baseline ``name`` on dataset ``fingerprint`` with ``protocol`` / ``metric``."""
+    def baseline_run(self, name: str, fingerprint: str, protocol_tag: str) -> RunRecord | None:
+        """The newest finished run of baseline ``name`` on dataset ``fingerprint`` evaluated as
+        ``protocol_tag`` (see ``filters.baseline_runs``)."""
         runs = self._search(
-            filters.baseline_runs(name, fingerprint, protocol, metric),
+            filters.baseline_runs(name, fingerprint, protocol_tag),
             order_by=["attributes.start_time DESC"],
             max_results=1,
         )

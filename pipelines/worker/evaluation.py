@@ -69,11 +69,12 @@ def embed_shard(
     subjects: tuple[str, ...],
     context: WorkerContext,
     batch_size: int,
+    max_frames: int | None = None,
     progress_interval_s: float = EMBED_PROGRESS_INTERVAL_S,
 ) -> tuple[list[int], np.ndarray | None]:
     """This rank's test sequences as (dataset indices, embeddings ``[n, C, P]``)."""
     model.eval()
-    sequences = iter_test_sequences(dataset, subjects, context.rank, context.world_size)
+    sequences = iter_test_sequences(dataset, subjects, context.rank, context.world_size, max_frames)
     progress = ProgressLog(
         f"rank {context.rank} embedded test sequences", len(sequences), progress_interval_s
     )
@@ -123,7 +124,12 @@ def evaluate_on_workers(
 ) -> dict[str, float]:
     """Evaluate on all ranks; rank 0 logs. Returns the summary metrics on every rank."""
     indices, embeddings = embed_shard(
-        model, dataset, job.data.test_subjects, context, job.config.scaling.embed_batch_size
+        model,
+        dataset,
+        job.data.test_subjects,
+        context,
+        job.config.scaling.embed_batch_size,
+        job.config.evaluation.max_frames,
     )
     gathered = gather_to_main((indices, embeddings))
     summary: dict[str, float] | None = None
