@@ -94,7 +94,10 @@ def build_parquet(out: Path, subjects: int, source: str, seed: int) -> str:
             if source == "synth":
                 raise
         else:
-            generate_dataset(SynthConfig(subjects=subjects, seed=seed), out)
+            from landmarkgait.pipelines.driver.ray_runtime import ray_session
+
+            with ray_session(include_dashboard=False):
+                generate_dataset(SynthConfig(subjects=subjects, seed=seed), out)
             return "synthetic benchmark (landmarkgait.data.synth)"
     write_dataset(blob_records(subjects, seed), out, name="blob-walkers", source="benchmarks/data_loading.py")
     return "blob walkers (landmarkgait.data.synth not importable)"

@@ -21,6 +21,7 @@ from landmarkgait.data.format import read_metadata
 from landmarkgait.data.reader import SilhouetteDataset
 from landmarkgait.data.synth.config import CASIA_B_TYPES, CASIA_B_VIEWS, SynthConfig
 from landmarkgait.data.synth.generator import generate_dataset, render_sequence
+from landmarkgait.pipelines.driver.ray_runtime import ray_session
 
 CASIA_B_SEQUENCES = 124 * len(CASIA_B_TYPES) * len(CASIA_B_VIEWS)
 TARGET_SECONDS = 600.0
@@ -59,7 +60,8 @@ def main() -> None:
     out = args.out or scratch / "synthetic"
     try:
         started = time.perf_counter()
-        generate_dataset(config, out, overwrite=args.out is not None)
+        with ray_session(num_cpus=config.workers, include_dashboard=False):
+            generate_dataset(config, out, overwrite=args.out is not None)
         elapsed = time.perf_counter() - started
         metadata = read_metadata(out)
         frames = sum(entry.num_frames for entry in SilhouetteDataset(out).entries)

@@ -29,6 +29,9 @@ METADATA_FILE = "_common_metadata"
 SHARD_PATTERN = "*.parquet"
 KEY_COLUMNS = ("subject", "type", "view")
 INDEX_COLUMNS = (*KEY_COLUMNS, "num_frames", "height", "width")
+# Characters a key may not contain: keys become directory names (OpenGait's pickle tree, the
+# frame folders of previews), so a key is one path component and never a way out of a folder.
+UNSAFE_KEY_CHARACTERS = "/\\\0"
 DEFAULT_SEQUENCES_PER_SHARD = 256
 # One sequence per row group: reading a sequence then decompresses only that sequence, which
 # measured several times faster for random access than 4-16 rows per group (see data/README.md).
@@ -47,6 +50,21 @@ SCHEMA = pa.schema(
         pa.field("frames", pa.binary(), nullable=False),
     ]
 )
+
+
+def key_problem(value: object) -> str | None:
+    """Why ``value`` cannot be a subject, type or view (None: it can).
+
+    Keys are untrusted data that later name folders, so each must be one path-safe component:
+    a non-empty string, not ``.`` or ``..``, without a path separator or NUL byte.
+    """
+    if not isinstance(value, str):
+        return f"expected a string, got {type(value).__name__}"
+    if value in ("", ".", ".."):
+        return "expected a non-empty name other than '.' and '..'"
+    if any(character in value for character in UNSAFE_KEY_CHARACTERS):
+        return "expected one path component (no '/', '\\' or NUL)"
+    return None
 
 
 @dataclass(frozen=True)

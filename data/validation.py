@@ -20,12 +20,14 @@ from tqdm import tqdm
 from landmarkgait.data.errors import DataError
 from landmarkgait.data.format import (
     INDEX_COLUMNS,
+    KEY_COLUMNS,
     METADATA_FILE,
     SCHEMA,
     SHARD_PATTERN,
     DatasetMetadata,
     binary_values,
     check_frame_bytes,
+    key_problem,
     landmarkgait_metadata,
     list_shards,
     open_parquet,
@@ -83,6 +85,11 @@ def _scan_open_shard(shard: pq.ParquetFile, path: Path, *, read_frames: bool) ->
         if column.null_count:
             raise DataError(f"{path}: row {_first_null(column)}: field '{name}' is null")
     columns = {name: table.column(name).to_pylist() for name in INDEX_COLUMNS}
+    for name in KEY_COLUMNS:  # checked on every read: a shard may come from anywhere
+        for row, value in enumerate(columns[name]):
+            problem = key_problem(value)
+            if problem:
+                raise DataError(f"{path}: row {row}: field '{name}' is {value!r}: {problem}")
     for name in ("num_frames", "height", "width"):
         for row, value in enumerate(columns[name]):
             if value <= 0:

@@ -37,6 +37,7 @@ from landmarkgait.data.format import (
     DatasetMetadata,
     SequenceRecord,
     ShardInfo,
+    key_problem,
     list_shards,
     schema_with_metadata,
     shard_file_name,
@@ -53,9 +54,9 @@ def _check_record(record: SequenceRecord, position: int, path: Path) -> None:
         raise DataError(f"{where}: expected a SequenceRecord, got {type(record).__name__}")
     for name in KEY_COLUMNS:
         value = getattr(record, name)
-        # Keys become directory names when exporting to OpenGait's pickle tree.
-        if not isinstance(value, str) or value in ("", ".", "..") or any(c in value for c in "/\\\0"):
-            raise DataError(f"{where}: field '{name}' must be a non-empty path-safe string, got {value!r}")
+        problem = key_problem(value)
+        if problem:
+            raise DataError(f"{where}: field '{name}' is {value!r}: {problem}")
     frames = record.frames
     if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 3:
         got = f"{frames.dtype} {frames.shape}" if isinstance(frames, np.ndarray) else type(frames).__name__

@@ -101,6 +101,14 @@ class ModelSection:
         and mixed parts) or the holistic baseline alone (``holistic``, the paper's ablation)."""
         return pipeline_stages(self.recognition_branches)
 
+    @property
+    def variant(self) -> str:
+        """What distinguishes this model in a run list: ``25 landmarks`` or ``holistic``."""
+        if self.recognition_branches == "holistic":
+            return "holistic"
+        landmarks = resolve_config("landmark", self.preset, **self.build_kwargs()).num_landmark
+        return f"{landmarks} landmarks"
+
     def network_config(self, stage: str) -> dict[str, Any]:
         """``stage``'s resolved network config as plain data (what its stage key hashes)."""
         return resolve_config(stage, self.preset, **self.build_kwargs()).to_dict()

@@ -24,6 +24,21 @@ DOWNLOAD_PROGRESS_BAR_ENV = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 TRAIN_REPORT_LOGGER_SUFFIX = os.path.join("train", "v2", "_internal", "execution", "context.py")
 
 
+# Set by ``--verbose`` and inherited by every process the CLI starts (Ray workers, Tune trials):
+# Ray's own progress chatter (resource requests, worker-group start, checkpoint notices, Tune's
+# trial tables) is shown only then; warnings and errors always are.
+VERBOSE_ENV = "LANDMARKGAIT_VERBOSE"
+
+
+def verbose() -> bool:
+    return os.environ.get(VERBOSE_ENV) == "1"
+
+
+def ray_train_log_level() -> str:
+    """The level of Ray Train's own console lines: ``INFO`` with ``--verbose``, else ``WARNING``."""
+    return "INFO" if verbose() else "WARNING"
+
+
 def hide_download_progress_bars() -> None:
     """MLflow's artifact download bars off in this process, unless the user chose otherwise."""
     os.environ.setdefault(DOWNLOAD_PROGRESS_BAR_ENV, "false")
@@ -32,6 +47,8 @@ def hide_download_progress_bars() -> None:
 def configure_logging(verbose: bool) -> None:
     """CLI log lines on stderr; off a terminal (log files, ``ray job logs``) no redrawn progress bars."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=FORMAT, datefmt=DATE_FORMAT)
+    if verbose:
+        os.environ[VERBOSE_ENV] = "1"
     if not sys.stderr.isatty():
         hide_download_progress_bars()
 

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
@@ -123,3 +125,20 @@ def write_micro_config(
     }
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+LOOPBACK = {"127.0.0.1", "::ffff:127.0.0.1"}
+
+
+def listeners(pid: int) -> set[tuple[str, int, str]]:
+    """(address, port, process name) of the TCP sockets that ``pid`` and its descendants listen on."""
+    try:
+        root = psutil.Process(pid)
+        names = {process.pid: process.name() for process in [root, *root.children(recursive=True)]}
+    except psutil.NoSuchProcess:
+        return set()
+    return {
+        (connection.laddr.ip, connection.laddr.port, names[connection.pid])
+        for connection in psutil.net_connections(kind="tcp")
+        if connection.status == psutil.CONN_LISTEN and connection.pid in names
+    }

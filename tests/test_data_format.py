@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from data_helpers import make_records
+from data_helpers import make_records, run_cli
 
 from landmarkgait.data.errors import DataError
 from landmarkgait.data.format import (
@@ -172,8 +173,14 @@ def test_failed_write_leaves_nothing(tmp_path: Path, records: list[SequenceRecor
         ),
         (SequenceRecord("001", "nm-01", "000", np.zeros((3, 4), np.uint8)), "field 'frames' must be a uint8"),
         (SequenceRecord("001", "nm-01", "000", np.zeros((0, 4, 4), np.uint8)), "field 'frames' is empty"),
-        (SequenceRecord("../x", "nm-01", "000", np.zeros((1, 4, 4), np.uint8)), "field 'subject' must be"),
-        (SequenceRecord("001", "", "000", np.zeros((1, 4, 4), np.uint8)), "field 'type' must be"),
+        (
+            SequenceRecord("../x", "nm-01", "000", np.zeros((1, 4, 4), np.uint8)),
+            "field 'subject' is '../x': expected one path component",
+        ),
+        (
+            SequenceRecord("001", "", "000", np.zeros((1, 4, 4), np.uint8)),
+            "field 'type' is '': expected a non-empty name",
+        ),
     ],
 )
 def test_write_shard_rejects_bad_records(tmp_path: Path, record: SequenceRecord, message: str) -> None:
@@ -293,6 +300,33 @@ def test_missing_shard_and_changed_content(dataset_dir: Path) -> None:
     shard.unlink()
     with pytest.raises(DataError, match="field 'num_sequences' is 18 but the shards hold 11 rows"):
         SilhouetteDataset(dataset_dir)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("subject", "../../X"), ("type", ".."), ("view", "/etc"), ("subject", "a\\b"), ("view", "")],
+)
+def test_a_key_that_could_leave_a_folder_is_refused_when_read(
+    dataset_dir: Path, tmp_path: Path, field: str, value: str
+) -> None:
+    """Keys name folders on export; a shard written by another tool is checked at every door."""
+    shard = _shard(dataset_dir, 1)
+
+    def poison_row_2(table: pa.Table) -> pa.Table:
+        values = table[field].to_pylist()
+        values[2] = value
+        return _set_column(table, field, pa.array(values, pa.string()))
+
+    _rewrite_shard(shard, poison_row_2)
+    message = rf"{shard.name}: row 2: field '{field}' is {re.escape(repr(value))}: expected"
+    with pytest.raises(DataError, match=message):
+        SilhouetteDataset(dataset_dir)
+    with pytest.raises(DataError, match=message):
+        validate_dataset(dataset_dir)
+    result = run_cli("data", "export-pkl", str(dataset_dir), str(tmp_path / "export" / "pkl"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"row 2: field '{field}'" in result.stderr
+    assert not (tmp_path / "export").exists() and not (tmp_path / "X").exists()
 
 
 def test_not_a_dataset(tmp_path: Path) -> None:

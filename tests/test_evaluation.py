@@ -11,8 +11,10 @@ import torch
 import landmarkgait.data.evaluation.ranking as evaluation
 from landmarkgait.data.errors import DataError
 from landmarkgait.data.evaluation.open_set import evaluate_open_set, open_set_split
+from landmarkgait.data.evaluation.outputs import heatmap_figure
 from landmarkgait.data.evaluation.protocols import evaluate_casia_b, evaluate_oumvlp, evaluate_protocol
 from landmarkgait.data.evaluation.ranking import pairwise_distance
+from landmarkgait.data.evaluation.results import GaitEvaluation, ViewTable
 
 # Scalar embeddings (C = 1, P = 1): the distance is |probe - gallery|.
 # Gallery nm-01: view 000 A=0 B=10 C=20; view 090 A=100 B=110 C=120.
@@ -185,6 +187,33 @@ def test_outputs_csv_png_and_table(tmp_path) -> None:
     assert list(csv.reader(open_result.to_csv(tmp_path / "open.csv").open()))[1] == ["rank1", "100.0000"]
     assert open_result.headline().startswith("rank1 100.00%, ")
     assert not list(tmp_path.glob(".*"))  # no temporary files left behind
+
+
+def test_heatmap_labels_every_cell_readably() -> None:
+    views = ("000", "090", "180")
+    rank1 = np.array([[100.0, 0.0, np.nan], [50.0, 200 / 3, 12.34], [99.96, 7.0, 80.0]])
+    table = ViewTable("CL", views, views, rank1, rank1, np.array([3, 3, 3]))
+    figure = heatmap_figure(GaitEvaluation("casia_b", "euc", (table, table)))
+    heatmaps = [axis for axis in figure.axes if axis.get_xlabel() == "gallery view"]
+    assert len(heatmaps) == 2 and len(figure.axes) == 4  # each panel has its colour bar
+    axis = heatmaps[0]
+    assert axis.get_ylabel() == "probe view"
+    assert [label.get_text() for label in axis.get_xticklabels()] == list(views)
+    cells = {(round(text.get_position()[1]), round(text.get_position()[0])): text for text in axis.texts}
+    labels = {cell: text.get_text() for cell, text in cells.items()}
+    assert labels == {
+        (0, 0): "[100.0]", (0, 1): "0.0", (0, 2): "n/a",
+        (1, 0): "50.0", (1, 1): "[66.7]", (1, 2): "12.3",
+        (2, 0): "100.0", (2, 1): "7.0", (2, 2): "[80.0]",
+    }  # fmt: skip
+    assert min(text.get_fontsize() for text in axis.texts) >= 8
+    # Dark text on the bright end of the colour map, white on the dark end.
+    assert cells[(0, 0)].get_color() == "black" and cells[(0, 1)].get_color() == "white"
+    small = heatmap_figure(GaitEvaluation("casia_b", "euc", (table,))).get_size_inches()
+    many = tuple(f"{angle:03d}" for angle in range(0, 181, 18))
+    big_table = ViewTable("NM", many, many, np.full((11, 11), 90.0), np.full((11, 11), 90.0), np.ones(11))
+    big = heatmap_figure(GaitEvaluation("casia_b", "euc", (big_table,))).get_size_inches()
+    assert big[0] > small[0] and big[1] > small[1]  # cells keep their size as views are added
 
 
 def test_bad_inputs_raise_clear_errors() -> None:

@@ -11,10 +11,21 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
-from cluster_helpers import BIN, REPO, RayHead, run_cli, stop_process, wait_until, write_micro_config
+from cluster_helpers import (
+    BIN,
+    LOOPBACK,
+    REPO,
+    RayHead,
+    listeners,
+    run_cli,
+    stop_process,
+    wait_until,
+    write_micro_config,
+)
 from mlflow.tracking import MlflowClient
 
 from landmarkgait.pipelines.config import load_config
@@ -82,6 +93,52 @@ def test_three_stages_are_nested_mlflow_runs_chained_by_upstream(
     assert any(version.run_id == recognition.info.run_id for version in versions)
 
 
+def test_mlflow_ui_shows_dataset_inputs_distinct_names_and_a_described_pipeline_run(
+    first_run: PipelineOutcome, server_config: Path, mlflow_server: str
+) -> None:
+    """What a person sees in the run list and on the pipeline run's page."""
+    client = MlflowClient(mlflow_server)
+    config = load_config(server_config)
+    pipeline = client.get_run(first_run.pipeline_run_id)
+    fingerprint = pipeline.data.tags["landmarkgait.data_fingerprint"]
+    digest = fingerprint.removeprefix("sha256:")[:12]
+
+    def inputs(run: Any) -> dict[str, tuple[str, str]]:
+        return {
+            item.dataset.name: (
+                item.dataset.digest,
+                {tag.key: tag.value for tag in item.tags}["mlflow.data.context"],
+            )
+            for item in run.inputs.dataset_inputs
+        }
+
+    name = Path(config.data.path).name
+    both = {f"{name}:train": (digest, "train"), f"{name}:test": (digest, "test")}
+    assert inputs(pipeline) == both
+    assert json.loads(pipeline.inputs.dataset_inputs[0].dataset.profile)["fingerprint"] == fingerprint
+    stage_runs = {stage: client.get_run(run_id) for stage, run_id in first_run.stage_runs.items()}
+    assert inputs(stage_runs["landmark"]) == {f"{name}:train": (digest, "train")}
+    assert inputs(stage_runs["recognition"]) == both
+
+    landmarks = config.model.variant  # e.g. "6 landmarks"
+    recognition_key = stage_runs["recognition"].data.tags["landmarkgait.stage_key"]
+    assert pipeline.info.run_name == f"{config.name} · {landmarks} · {recognition_key[:6]}"
+    for stage, run in stage_runs.items():
+        assert run.info.run_name == f"{stage} · {landmarks} · {run.data.tags['landmarkgait.stage_key'][:6]}"
+
+    description = pipeline.data.tags["mlflow.note.content"]
+    assert description.startswith(f"**LandmarkGait ({landmarks})** on `{name}`")
+    assert first_run.rank1_table.strip() in description
+    (version,) = [
+        v
+        for v in client.search_model_versions("name='landmarkgait'")
+        if v.run_id == first_run.stage_runs["recognition"]
+    ]
+    assert f"(#/models/landmarkgait/versions/{version.version})" in description
+    for run_id in first_run.stage_runs.values():
+        assert f"/runs/{run_id})" in description
+
+
 def test_stage_in_separate_process_finds_upstream_through_server(
     first_run: PipelineOutcome, server_config: Path, ray_cluster: RayHead, mlflow_server: str
 ) -> None:
@@ -129,6 +186,17 @@ def test_run_prints_the_gei_baseline_next_to_the_trained_model(
     (gei,) = client.search_runs([experiment.experiment_id], "tags.`landmarkgait.kind` = 'baseline'")
     gei_cells = [cell.strip() for cell in lines["GEI + nearest neighbour (no training)"].split("|")]
     assert gei_cells[2:5] == [f"{gei.data.metrics[f'eval/rank1/{c}']:.2f}" for c in ("NM", "BG", "CL")]
+    (newest,) = client.search_runs(
+        [experiment.experiment_id],
+        "tags.`landmarkgait.kind` = 'pipeline'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    description = newest.data.tags["mlflow.note.content"]
+    assert (
+        "Against the training-free GEI baseline" in description
+        and lines["GEI + nearest neighbour (no training)"] in description
+    )
 
 
 def test_the_holistic_baseline_trains_alone_and_is_evaluated(
@@ -230,23 +298,6 @@ def test_an_imported_run_evaluated_on_other_data_logs_to_a_nested_run_and_leaves
 
 def raylet_pids() -> set[int]:
     return {process.pid for process in psutil.process_iter(["name"]) if process.info["name"] == "raylet"}
-
-
-LOOPBACK = {"127.0.0.1", "::ffff:127.0.0.1"}
-
-
-def listeners(pid: int) -> set[tuple[str, int, str]]:
-    """(address, port, process name) of the TCP sockets that ``pid`` and its descendants listen on."""
-    try:
-        root = psutil.Process(pid)
-        names = {process.pid: process.name() for process in [root, *root.children(recursive=True)]}
-    except psutil.NoSuchProcess:
-        return set()
-    return {
-        (connection.laddr.ip, connection.laddr.port, names[connection.pid])
-        for connection in psutil.net_connections(kind="tcp")
-        if connection.status == psutil.CONN_LISTEN and connection.pid in names
-    }
 
 
 def test_without_a_cluster_a_stage_runs_on_a_private_loopback_ray_that_is_stopped_after(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import time
@@ -130,6 +132,48 @@ def test_killed_driver_rerun_continues_in_stage_two(
     assert resumed and resumed[0].value >= 4
     assert client.get_run(interrupted.info.run_id).info.status == "FINISHED"
     assert len(stage_runs(client, "driver-kill", "landmark")) == 1
+    # The killed driver's pipeline run is closed, not left RUNNING forever.
+    experiment = client.get_experiment_by_name("driver-kill").experiment_id
+    pipelines = client.search_runs(
+        [experiment], "tags.`landmarkgait.kind` = 'pipeline'", order_by=["attributes.start_time ASC"]
+    )
+    assert [run.info.status for run in pipelines] == ["KILLED", "FINISHED"]
+
+
+def test_a_bad_data_row_met_on_the_worker_is_one_line_without_retries(
+    ray_cluster: RayHead, micro_dataset: Path, tmp_path: Path
+) -> None:
+    """A row whose bytes disagree with its frame count passes the open-time checks and is found
+    when a worker reads it: one line naming shard, row and field, no Ray Train retries, and no
+    MLflow run left RUNNING."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from landmarkgait.data.format import list_shards
+
+    dataset = tmp_path / "damaged"
+    shutil.copytree(micro_dataset, dataset)
+    for shard in list_shards(dataset):  # every row: whichever a batch samples is damaged
+        table = pq.read_table(shard)
+        frames = pa.array([value[:-7] for value in table["frames"].to_pylist()], pa.binary())
+        table = table.set_column(table.schema.get_field_index("frames"), "frames", frames)
+        pq.write_table(table, shard, row_group_size=1)
+    tracking, _, config = fault_config(tmp_path, dataset, "bad-row", total_iter=4, save_iter=2)
+    result = run_cli(
+        "train", str(config), "--stage", "landmark", "--set", "scaling.num_workers=1", "--set", "scaling.max_failures=2",
+        "--ray-address", ray_cluster.address,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr[-3000:]
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert re.search(r"\.parquet: row \d+: field 'frames' holds \d+ bytes, expected", last_line), last_line
+    assert "Traceback" not in result.stderr
+    client = MlflowClient(tracking)
+    (run,) = stage_runs(client, "bad-row", "landmark")  # one attempt: no retries
+    assert run.info.status == "FAILED"
+    experiment = client.get_experiment_by_name("bad-row").experiment_id
+    (pipeline,) = client.search_runs([experiment], "tags.`landmarkgait.kind` = 'pipeline'")
+    assert pipeline.info.status == "FAILED"
+    assert "field 'frames'" in pipeline.data.tags["landmarkgait.error"]
 
 
 def test_ray_job_submit_runs_a_stage(

@@ -17,7 +17,10 @@ from landmarkgait.data.atomic import write_atomic
 from landmarkgait.data.evaluation.names import ALL_VIEWS
 
 if TYPE_CHECKING:
-    from landmarkgait.data.evaluation.results import GaitEvaluation
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from landmarkgait.data.evaluation.results import GaitEvaluation, ViewTable
 
 
 def format_rank1_table(evaluation: GaitEvaluation) -> str:
@@ -91,45 +94,79 @@ def write_csv(evaluation: GaitEvaluation, path: Path) -> Path:
     return write_atomic(path, buffer.getvalue())
 
 
+# Heatmap geometry at 100 dpi: a cell of CELL_INCHES fits "[100.0]" at FONT_SIZE points.
+CELL_INCHES = 0.6
+FONT_SIZE = 9
+
+
 def write_heatmap_png(evaluation: GaitEvaluation, path: Path) -> Path:
     """Rank-1 heatmap per condition (probe view x gallery view), or a bar chart for open sets."""
+    buffer = io.BytesIO()
+    heatmap_figure(evaluation).savefig(buffer, format="png")
+    return write_atomic(path, buffer.getvalue())
+
+
+def heatmap_figure(evaluation: GaitEvaluation) -> Figure:
+    """One panel per condition, stacked so the figure stays narrow enough to read unscaled.
+
+    Cells grow with the view count, so every cell shows its rank-1 (``%.1f``) at a readable size;
+    identical-view cells are bracketed as in the text table (excluded from the means) and empty
+    cells read "n/a" on grey.
+    """
     from matplotlib.figure import Figure
 
-    panels = max(len(evaluation.tables), 1)
-    figure = Figure(figsize=(5.2 * panels, 4.6), dpi=100, layout="constrained")
-    axes = figure.subplots(1, panels, squeeze=False)[0]
-    for axis, table in zip(axes, evaluation.tables, strict=False):
-        image = axis.imshow(table.rank1, vmin=0.0, vmax=100.0, cmap="viridis", aspect="auto")
-        axis.set_xticks(range(len(table.gallery_views)), table.gallery_views, rotation=90, fontsize=7)
-        axis.set_yticks(range(len(table.probe_views)), table.probe_views, fontsize=7)
-        axis.set_xlabel("gallery view")
-        axis.set_ylabel("probe view")
-        axis.set_title(
-            f"{table.condition} rank-1, mean {table.rank1_mean:.1f}% (diagonal excluded)", fontsize=9
-        )
-        if table.rank1.size <= 400:
-            for (row, column), value in np.ndenumerate(table.rank1):
-                identical = table.probe_views[row] == table.gallery_views[column]
-                label = "-" if not np.isfinite(value) else f"{value:.0f}"
-                axis.text(
-                    column,
-                    row,
-                    label,
-                    ha="center",
-                    va="center",
-                    fontsize=6,
-                    color="red" if identical else ("black" if value > 60 else "white"),
-                )
-        figure.colorbar(image, ax=axis, shrink=0.8, label="rank-1 %")
     if not evaluation.tables:
-        names = list(evaluation.scalars)
-        axes[0].bar(names, [evaluation.scalars[name] for name in names], color="tab:blue")
-        axes[0].set_ylim(0.0, 100.0)
-        axes[0].set_ylabel("%")
-        axes[0].set_title(f"{evaluation.protocol} ({evaluation.metric})")
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return write_atomic(path, buffer.getvalue())
+        figure = Figure(figsize=(5.2, 4.6), dpi=100, layout="constrained")
+        _scalar_bars(figure.subplots(), evaluation)
+        return figure
+    columns = max(len(table.gallery_views) for table in evaluation.tables)
+    heights = [len(table.probe_views) * CELL_INCHES + 1.3 for table in evaluation.tables]
+    width = max(columns * CELL_INCHES + 2.6, 6.5)
+    figure = Figure(figsize=(width, sum(heights)), dpi=100, layout="constrained")
+    axes = figure.subplots(len(heights), 1, squeeze=False, height_ratios=heights)[:, 0]
+    for axis, table in zip(axes, evaluation.tables, strict=True):
+        _rank1_panel(figure, axis, table)
+    return figure
+
+
+def _rank1_panel(figure: Figure, axis: Axes, table: ViewTable) -> None:
+    """One condition's rank-1 cells with their values, view labels and a colour bar."""
+    image = axis.imshow(table.rank1, vmin=0.0, vmax=100.0, cmap="viridis", aspect="auto")
+    axis.set_facecolor("0.85")  # NaN cells (no probe) show the background
+    rotation = 0 if max(len(view) for view in table.gallery_views) <= 4 else 90
+    axis.set_xticks(
+        range(len(table.gallery_views)), table.gallery_views, rotation=rotation, fontsize=FONT_SIZE
+    )
+    axis.set_yticks(range(len(table.probe_views)), table.probe_views, fontsize=FONT_SIZE)
+    axis.set_xlabel("gallery view", fontsize=FONT_SIZE + 1)
+    axis.set_ylabel("probe view", fontsize=FONT_SIZE + 1)
+    note = (
+        "all views in the gallery"
+        if table.gallery_views == (ALL_VIEWS,)
+        else "[same view]: left out of the mean"
+    )
+    axis.set_title(
+        f"{table.condition} rank-1 (%), mean {table.rank1_mean:.1f}% ({note})", fontsize=FONT_SIZE + 1
+    )
+    for (row, column), value in np.ndenumerate(table.rank1):
+        colour, label = "black", "n/a"
+        if np.isfinite(value):
+            red, green, blue, _ = image.cmap(image.norm(value))
+            colour = "white" if 0.299 * red + 0.587 * green + 0.114 * blue < 0.5 else "black"
+            identical = table.probe_views[row] == table.gallery_views[column]
+            label = f"[{value:.1f}]" if identical else f"{value:.1f}"
+        axis.text(column, row, label, ha="center", va="center", fontsize=FONT_SIZE, color=colour)
+    figure.colorbar(image, ax=axis, shrink=0.9, label="rank-1 (%)")
+
+
+def _scalar_bars(axis: Axes, evaluation: GaitEvaluation) -> None:
+    """Open-set metrics as labelled bars."""
+    names = list(evaluation.scalars)
+    bars = axis.bar(names, [evaluation.scalars[name] for name in names], color="tab:blue")
+    axis.bar_label(bars, fmt="%.1f", fontsize=FONT_SIZE)
+    axis.set_ylim(0.0, 105.0)
+    axis.set_ylabel("%")
+    axis.set_title(f"{evaluation.protocol} ({evaluation.metric})")
 
 
 def _csv_number(value: float) -> str:

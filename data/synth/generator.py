@@ -13,7 +13,6 @@ on which other subjects, types or views are generated, nor on the number of work
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -176,50 +175,40 @@ def write_subject_shard(config: SynthConfig, subject: str, shard_dir: Path) -> S
 def generate_dataset(config: SynthConfig, out: Path, *, overwrite: bool = False) -> Path:
     """Generate the dataset at ``out`` with one Ray task per subject shard, then assemble it.
 
-    Starts a local Ray instance limited to ``config.workers`` CPUs if Ray is not running (and
-    stops it afterwards); joins the running one otherwise, keeping at most ``workers`` tasks in
-    flight. The result is byte-identical for the same config whatever the number of workers.
+    Runs in the caller's Ray session (``landmarkgait.pipelines.driver.ray_runtime.ray_session``,
+    the one way this project starts Ray, on loopback only), keeping at most ``config.workers``
+    tasks in flight. The result is byte-identical for the same config whatever the number of workers.
     """
     import ray
     from tqdm import tqdm
 
+    if not ray.is_initialized():
+        raise DataError("generate_dataset runs Ray tasks: call it inside a Ray session (ray_session())")
     out = Path(out)
     check_destination(out, overwrite=overwrite)
-    started_ray = not ray.is_initialized()
-    if started_ray:
-        ray.init(
-            address="local",
-            num_cpus=config.workers or os.cpu_count() or 1,
-            include_dashboard=False,
-            log_to_driver=False,
-        )
     in_flight_limit = config.workers or max(1, int(ray.available_resources().get("CPU", 1)))
-    try:
-        with staging_dir(out) as staging:
-            task = ray.remote(num_cpus=1, max_retries=0)(write_subject_shard)
-            pending_subjects = list(config.subject_names)
-            running: list[Any] = []
-            with tqdm(
-                total=config.subjects, desc="Generating subjects", unit="subject", disable=None
-            ) as progress:
-                while pending_subjects or running:
-                    while pending_subjects and len(running) < in_flight_limit:
-                        running.append(task.remote(config, pending_subjects.pop(0), staging))
-                    done, running = ray.wait(running, num_returns=1)
-                    for info in ray.get(done):
-                        progress.update(1)
-                        log.debug("wrote %s: %d sequences", info.path.name, info.num_sequences)
-            return assemble_dataset(
-                staging,
-                out,
-                name=DATASET_NAME,
-                source=f"landmarkgait data synth (seed {config.seed})",
-                extra_metadata={
-                    "partition": default_partition(config.subject_names),
-                    "synth": config.to_metadata(),
-                },
-                overwrite=overwrite,
-            )
-    finally:
-        if started_ray:
-            ray.shutdown()
+    with staging_dir(out) as staging:
+        task = ray.remote(num_cpus=1, max_retries=0)(write_subject_shard)
+        pending_subjects = list(config.subject_names)
+        running: list[Any] = []
+        with tqdm(
+            total=config.subjects, desc="Generating subjects", unit="subject", disable=None
+        ) as progress:
+            while pending_subjects or running:
+                while pending_subjects and len(running) < in_flight_limit:
+                    running.append(task.remote(config, pending_subjects.pop(0), staging))
+                done, running = ray.wait(running, num_returns=1)
+                for info in ray.get(done):
+                    progress.update(1)
+                    log.debug("wrote %s: %d sequences", info.path.name, info.num_sequences)
+        return assemble_dataset(
+            staging,
+            out,
+            name=DATASET_NAME,
+            source=f"landmarkgait data synth (seed {config.seed})",
+            extra_metadata={
+                "partition": default_partition(config.subject_names),
+                "synth": config.to_metadata(),
+            },
+            overwrite=overwrite,
+        )

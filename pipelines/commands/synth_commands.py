@@ -82,8 +82,11 @@ def _synth(args: argparse.Namespace) -> int:
     config = SynthConfig(
         **{field.name: getattr(args, field.name) for field in dataclasses.fields(SynthConfig)}
     )
+    from landmarkgait.pipelines.driver.ray_runtime import ray_session
+
     started = time.perf_counter()
-    out = generate_dataset(config, args.out, overwrite=args.overwrite)
+    with ray_session(num_cpus=config.workers, include_dashboard=False):  # loopback-only local Ray
+        out = generate_dataset(config, args.out, overwrite=args.overwrite)
     metadata = read_metadata(out)
     partition = metadata.extra["partition"]
     print(

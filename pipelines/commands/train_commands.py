@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from landmarkgait.models.registry import STAGES
 from landmarkgait.pipelines.commands.arguments import (
@@ -15,12 +16,15 @@ from landmarkgait.pipelines.commands.arguments import (
 )
 from landmarkgait.pipelines.config import PipelineConfig, load_config
 
+if TYPE_CHECKING:  # the driver imports torch, Ray and MLflow: only after the config is valid
+    from landmarkgait.pipelines.driver.run import PipelineOutcome
+
 
 def _load_config(args: argparse.Namespace) -> PipelineConfig:
     return load_config(args.config, pipeline_overrides(args))
 
 
-def print_outcome(outcome, as_json: bool = False) -> None:
+def print_outcome(outcome: PipelineOutcome, as_json: bool = False) -> None:
     if as_json:
         print_json(
             {
@@ -51,20 +55,25 @@ def handle_run(args: argparse.Namespace) -> int:
     outcome = run_pipeline(config, force=args.force, ray_address=args.ray_address)
     print_outcome(outcome, args.json)
     if outcome.evaluated_run_id and not args.json:
-        print_gei_comparison(config, outcome.tracking_uri, outcome.evaluated_run_id)
+        print_gei_comparison(config, outcome)
     return 0
 
 
-def print_gei_comparison(config: PipelineConfig, tracking_uri: str, evaluated_run_id: str) -> None:
-    """The evaluated run next to the GEI baseline on the same dataset and protocol."""
+def print_gei_comparison(config: PipelineConfig, outcome: PipelineOutcome) -> None:
+    """The evaluated run next to the GEI baseline on the same dataset and protocol, printed and
+    added to the pipeline run's description."""
+    from landmarkgait.pipelines.driver.description import append_to_description
     from landmarkgait.pipelines.report.comparison import gei_comparison
     from landmarkgait.pipelines.tracking.tracker import Tracker
 
-    tracker = Tracker.of_experiment(tracking_uri, config.tracking.experiment)
-    table = gei_comparison(tracker, evaluated_run_id)
+    assert outcome.evaluated_run_id is not None
+    tracker = Tracker.of_experiment(outcome.tracking_uri, config.tracking.experiment)
+    table = gei_comparison(tracker, outcome.evaluated_run_id)
     if table:
-        print("Against the training-free GEI baseline on the same test set (rank-1 / mAP, %):")
+        heading = "Against the training-free GEI baseline on the same test set (rank-1 / mAP, %):"
+        print(heading)
         print(table, end="")
+        append_to_description(tracker, outcome.pipeline_run_id, f"{heading}\n\n{table}")
 
 
 def handle_train(args: argparse.Namespace) -> int:

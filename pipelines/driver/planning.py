@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,10 @@ class DataIdentity:
     fingerprint: str
     train_subjects: tuple[str, ...]
     test_subjects: tuple[str, ...]
+
+    def splits(self, with_test: bool = True) -> dict[str, tuple[str, ...]]:
+        """``{context: subjects}`` a run uses, as its MLflow dataset inputs record them."""
+        return {"train": self.train_subjects, **({"test": self.test_subjects} if with_test else {})}
 
     def partition_digest(self) -> str:
         text = json.dumps([list(self.train_subjects), list(self.test_subjects)])
@@ -72,6 +77,10 @@ class StageTask:
         the plan reused or trained (None before the plan's first stage)."""
         return self.upstream_run_id or previous_run
 
+    def run_name(self, config: PipelineConfig) -> str:
+        """``landmark · 25 landmarks · 3f2a9c``: a stage run a person can pick out of a list."""
+        return " · ".join(dict.fromkeys([self.stage, config.model.variant, self.stage_key[:6]]))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "stage": self.stage,
@@ -83,6 +92,11 @@ class StageTask:
     @classmethod
     def from_dict(cls, mapping: dict[str, Any]) -> StageTask:
         return cls(**mapping)
+
+
+def pipeline_run_name(config: PipelineConfig, plan: Sequence[StageTask]) -> str:
+    """``quickstart · 25 landmarks · 3f2a9c`` (the last stage's key, which fixes all before it)."""
+    return " · ".join([config.name, config.model.variant, plan[-1].stage_key[:6]])
 
 
 def stage_key(config: PipelineConfig, stage: str, data: DataIdentity, upstream_key: str | None) -> str:

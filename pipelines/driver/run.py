@@ -18,22 +18,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ray.train import FailureConfig, RunConfig, ScalingConfig
+from ray.train import FailureConfig, LoggingConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchConfig, TorchTrainer
 
 import landmarkgait
 from landmarkgait.models.registry import STAGE_SPECS, STAGES, stage_spec
 from landmarkgait.pipelines.config import PipelineConfig
 from landmarkgait.pipelines.driver.datasets import describe_dataset, ensure_dataset
-from landmarkgait.pipelines.driver.planning import DataIdentity, StageTask, plan_pipeline
+from landmarkgait.pipelines.driver.description import pipeline_description, set_description
+from landmarkgait.pipelines.driver.planning import (
+    DataIdentity,
+    StageTask,
+    pipeline_run_name,
+    plan_pipeline,
+)
 from landmarkgait.pipelines.driver.ray_runtime import ray_session
 from landmarkgait.pipelines.errors import PipelineError
+from landmarkgait.pipelines.log_setup import ray_train_log_level
+from landmarkgait.pipelines.report.collect import evaluation_of, method_label
 from landmarkgait.pipelines.tracking.tags import (
     TAG_CODE,
     TAG_DATA,
+    TAG_ERROR,
     TAG_EVALUATED_RUN,
+    TAG_FATAL,
     TAG_KIND,
     TAG_STAGE,
+    TAG_TRAIN_RUN,
     stage_link_tag,
 )
 from landmarkgait.pipelines.tracking.tracker import Tracker
@@ -159,14 +170,28 @@ def execute(
     """Train ``plan``'s stages under a pipeline run (a new one, or ``pipeline_run_id``, e.g. a sweep trial's)."""
     config, tracker = prepared.config, prepared.tracker
     version = code_version()
-    tags = {TAG_KIND: "pipeline", TAG_DATA: prepared.data.fingerprint, TAG_CODE: version}
+    train_run = train_run_name(config, plan, force)
+    tags = {
+        TAG_KIND: "pipeline",
+        TAG_DATA: prepared.data.fingerprint,
+        TAG_CODE: version,
+        TAG_TRAIN_RUN: train_run,
+    }
+    close_orphans(tracker, train_run, keep=pipeline_run_id)
     if pipeline_run_id is None:
-        parent = tracker.create_run(name=config.name, tags=tags)
-    else:
+        parent = tracker.create_run(name=pipeline_run_name(config, plan), tags=tags)
+    else:  # a sweep trial's run, named after its swept values
         parent = pipeline_run_id
         tracker.set_tags(parent, tags)
     tracker.log_params(parent, config.flat_params())
     tracker.log_text(parent, config.to_yaml(), "config/resolved.yaml")
+    tracker.log_dataset(
+        parent,
+        prepared.dataset_path.name,
+        str(prepared.dataset_path),
+        prepared.data.fingerprint,
+        prepared.data.splits(with_test=any(stage_spec(task.stage).evaluates for task in plan)),
+    )
     reused = [task.stage for task in plan if not task.trains]
     for task in plan:
         if not task.trains:
@@ -177,14 +202,34 @@ def execute(
         if any(task.trains for task in plan):
             job = prepared.worker_job(tuple(plan), version, pipeline_run_id=parent)
             with ray_session(ray_address):
-                fit(job, train_run_name(config, plan, force), callbacks)
+                fit_reporting_fatal(tracker, parent, job, train_run, callbacks)
         stage_runs = collect_stage_runs(tracker, parent, plan)
         outcome = summarise(tracker, parent, stage_runs, reused)
-    except BaseException:
-        tracker.finish_if_running(parent, "FAILED")
+    except BaseException as error:
+        status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
+        for run in tracker.stage_runs_of_pipeline(parent):
+            tracker.finish_if_running(run.run_id, status)
+        tracker.finish_if_running(parent, status)
         raise
     tracker.finish(parent)
     return outcome
+
+
+def close_orphans(tracker: Tracker, train_run: str, keep: str | None) -> None:
+    """Mark KILLED the pipeline runs (and their stage runs) that a killed driver left running.
+
+    A pipeline run still RUNNING under the same Ray Train run name as this one is the earlier,
+    interrupted attempt at the same stages: two live drivers cannot share a Ray Train run. The
+    stage run this run resumes is reopened by its worker.
+    """
+    for orphan in tracker.running_pipeline_runs(train_run):
+        if orphan.run_id == keep:
+            continue
+        for stage_run in tracker.stage_runs_of_pipeline(orphan.run_id):
+            if stage_run.status == "RUNNING":
+                tracker.finish(stage_run.run_id, "KILLED")
+        tracker.finish(orphan.run_id, "KILLED")
+        log.info("closed pipeline run %s, left running by an interrupted driver", orphan.run_id)
 
 
 def train_run_name(config: PipelineConfig, plan: Sequence[StageTask], force: bool) -> str:
@@ -196,6 +241,21 @@ def train_run_name(config: PipelineConfig, plan: Sequence[StageTask], force: boo
     digest = plan[-1].stage_key[:12]
     suffix = f"-{int(time.time())}" if force else ""
     return f"{config.name}-{digest}{suffix}"
+
+
+def fit_reporting_fatal(
+    tracker: Tracker, run_id: str, job: WorkerJob, name: str, callbacks: Sequence[Any] = ()
+) -> None:
+    """``fit``, then the deterministic error a worker recorded on ``run_id``, if any, as one line
+    (the workers stopped on it instead of letting Ray Train retry)."""
+    try:
+        fit(job, name, callbacks)
+    finally:
+        fatal = tracker.get_run(run_id).tags.get(TAG_FATAL)
+        if fatal:
+            tracker.set_tags(run_id, {TAG_ERROR: fatal})
+            tracker.delete_tag(run_id, TAG_FATAL)
+            raise PipelineError(fatal) from None
 
 
 def fit(job: WorkerJob, name: str, callbacks: Sequence[Any] = ()) -> None:
@@ -214,6 +274,7 @@ def fit(job: WorkerJob, name: str, callbacks: Sequence[Any] = ()) -> None:
             storage_path=scaling.resolved_storage_path(),
             failure_config=FailureConfig(max_failures=scaling.max_failures),
             callbacks=list(callbacks) or None,
+            logging_config=LoggingConfig(log_level=ray_train_log_level()),
         ),
     )
     log.info("starting Ray Train run %s with %d worker(s)", name, scaling.num_workers)
@@ -262,6 +323,18 @@ def summarise(
         log.warning("run %s has no rank-1 table artifact", evaluated)
     else:
         outcome.rank1_table = rank1_table
+    if parent != evaluated:
+        run = tracker.get_run(evaluated)
+        data = evaluation_of(run)
+        headline = (
+            f"**{method_label(run.params)}** on `{Path(data.dataset_path).name}` "
+            f"(`{data.fingerprint[:19]}`), evaluated as `{data.protocol_tag}`"
+        )
+        set_description(
+            tracker,
+            parent,
+            pipeline_description(tracker, headline, stage_runs, reused, outcome.rank1_table, evaluated),
+        )
     return outcome
 
 
@@ -298,13 +371,22 @@ def evaluate_recognition_run(
             params=config.flat_params(),
             parent_run_id=source,
         )
+        tracker.log_dataset(
+            target,
+            prepared.dataset_path.name,
+            str(prepared.dataset_path),
+            prepared.data.fingerprint,
+            {"test": prepared.data.test_subjects},
+        )
         log.info(
             "run %s was trained on other data: cross-dataset results go to evaluation run %s", source, target
         )
     job = prepared.worker_job((), version, evaluate_run_id=source, evaluation_run_id=target)
     try:
         with ray_session(ray_address):
-            fit(job, f"{config.name}-evaluate-{source[:8]}-{int(time.time())}")
+            fit_reporting_fatal(
+                tracker, target, job, f"{config.name}-evaluate-{source[:8]}-{int(time.time())}"
+            )
     except BaseException:
         if target != source:
             tracker.finish_if_running(target, "FAILED")

@@ -27,6 +27,7 @@ from landmarkgait.data.atomic import write_atomic
 from landmarkgait.pipelines.driver.ray_runtime import ray_session
 from landmarkgait.pipelines.driver.run import code_version, prepare
 from landmarkgait.pipelines.errors import PipelineError
+from landmarkgait.pipelines.log_setup import verbose
 from landmarkgait.pipelines.sweep.config import LoadedSweep
 from landmarkgait.pipelines.sweep.leases import create_leases, release_stage_keys
 from landmarkgait.pipelines.sweep.search import (
@@ -271,6 +272,7 @@ def tuner_for(
             storage_path=str(root),
             callbacks=[CloseEndedTrials(context)],
             failure_config=tune.FailureConfig(max_failures=0),
+            verbose=1 if verbose() else 0,  # Tune's trial tables: --verbose (our lines say enough)
         ),
     )
 

@@ -29,6 +29,7 @@ class TrialRow:
     params: dict[str, Any]
     metric: float | None
     stage_runs: dict[str, str] = field(default_factory=dict)
+    described: bool = False  # the run has a description (a finished pipeline's)
 
     def as_csv(self, keys: list[str], metric: str) -> dict[str, Any]:
         row: dict[str, Any] = {
@@ -53,6 +54,7 @@ def trial_row(run: RunRecord, loaded: LoadedSweep) -> TrialRow:
         params=params,
         metric=run.metrics.get(loaded.sweep.search.metric),
         stage_runs=run.stage_links(),
+        described=TAG_NOTE in run.tags,
     )
 
 
@@ -121,10 +123,10 @@ def plot_metric_vs_params(
 
 
 def trial_note(row: TrialRow, tracker: Tracker) -> str:
-    """Markdown shown on the trial's MLflow page: its stage runs as links."""
+    """Markdown shown on an unfinished trial's MLflow page: its stage runs as links."""
     lines = [f"Sweep trial `{row.trial_id}` ({row.outcome}). Stage runs:", ""]
     for stage, run_id in row.stage_runs.items():
-        lines.append(f"- {stage}: [{run_id}](#/experiments/{tracker.experiment_id}/runs/{run_id})")
+        lines.append(f"- {stage}: {tracker.run_link(run_id)}")
     return "\n".join(lines)
 
 
@@ -145,7 +147,10 @@ def summarise_sweep(
         tracker.log_artifact(sweep_run_id, plot, "sweep")
     tracker.log_artifact(sweep_run_id, csv_path, "sweep")
     for row in rows:
-        tracker.set_tags(row.run_id, {TAG_NOTE: trial_note(row, tracker), TAG_BEST: str(row is best).lower()})
+        tags = {TAG_BEST: str(row is best).lower()}
+        if not row.described:  # a finished trial's pipeline run describes itself, stage links included
+            tags[TAG_NOTE] = trial_note(row, tracker)
+        tracker.set_tags(row.run_id, tags)
     counts = {
         outcome: sum(row.outcome == outcome for row in rows)
         for outcome in ("finished", "stopped_early", "failed")

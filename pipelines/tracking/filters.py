@@ -16,10 +16,12 @@ from landmarkgait.pipelines.tracking.tags import (
     TAG_STAGE,
     TAG_STAGE_KEY,
     TAG_SWEEP,
+    TAG_TRAIN_RUN,
     TAG_TRIAL,
 )
 
 FINISHED = "attributes.status = 'FINISHED'"
+RUNNING = "attributes.status = 'RUNNING'"
 
 
 def quoted(value: str) -> str:
@@ -73,6 +75,11 @@ def trial_runs(sweep_run_id: str, trial_id: str | None = None) -> str:
     return all_of(clause, tag_is(TAG_TRIAL, trial_id)) if trial_id is not None else clause
 
 
+def running_pipeline_runs(train_run: str) -> str:
+    """Pipeline runs still marked running that trained as Ray Train run ``train_run``."""
+    return all_of(tag_is(TAG_KIND, "pipeline"), tag_is(TAG_TRAIN_RUN, train_run), RUNNING)
+
+
 def pipeline_runs() -> str:
     """Finished pipeline runs (``landmarkgait run`` or a sweep trial)."""
     return all_of(tag_is(TAG_KIND, "pipeline"), FINISHED)
@@ -88,3 +95,8 @@ def baseline_runs(name: str, fingerprint: str, protocol_tag: str) -> str:
         tag_is(TAG_PROTOCOL, protocol_tag),
         FINISHED,
     )
+
+
+def model_versions_of(run_id: str) -> str:
+    """Model versions registered from one run's logged model."""
+    return f"run_id = {quoted(run_id)}"

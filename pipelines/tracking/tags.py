@@ -13,6 +13,7 @@ TAG_UPSTREAM = "landmarkgait.upstream_run_id"
 TAG_DATA = "landmarkgait.data_fingerprint"
 TAG_CODE = "landmarkgait.code_version"
 TAG_PIPELINE = "landmarkgait.pipeline_run_id"
+TAG_TRAIN_RUN = "landmarkgait.train_run"  # the Ray Train run name a pipeline run trains under
 TAG_ITERATION = "landmarkgait.iteration"
 TAG_SWEEP = "landmarkgait.sweep_run_id"
 TAG_TRIAL = "landmarkgait.trial_id"
@@ -26,6 +27,11 @@ TAG_BEST_TRIAL = "landmarkgait.sweep.best_trial_run_id"
 TAG_OUTCOME = "landmarkgait.sweep.outcome"
 TAG_PARENT = "mlflow.parentRunId"
 TAG_NOTE = "mlflow.note.content"
+# On a pipeline (or evaluation) run while its job runs: the deterministic error a worker met (bad
+# data row, bad model config). Retrying cannot help, so the workers stop on it; the driver
+# reports it and moves it to TAG_ERROR, so a later job on the same run starts afresh.
+TAG_FATAL = "landmarkgait.fatal_error"
+TAG_ERROR = "landmarkgait.error"
 
 
 def stage_link_tag(stage: str) -> str:

@@ -9,18 +9,20 @@ what they look for (``trial_runs``, ``stage_runs_of_pipeline``); the filter stri
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlflow.artifacts import download_artifacts
-from mlflow.entities import Metric, Param
+from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from landmarkgait.data.format import INDEX_COLUMNS
 from landmarkgait.pipelines.config import TrackingSection
 from landmarkgait.pipelines.errors import PipelineError
 from landmarkgait.pipelines.redaction import redact_uri
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoints"
+# The columns of a landmarkgait Parquet dataset, as its MLflow dataset inputs describe them.
+DATASET_COLUMNS = [*INDEX_COLUMNS, "frames"]
 MAX_PARAM_LENGTH = 6000
 
 
@@ -96,6 +100,10 @@ class Tracker:
             raise PipelineError(f"MLflow run {run_ref!r} not found at {redact_uri(tracking_uri)}") from None
         return cls(tracking_uri, experiment_id, name)
 
+    def run_link(self, run_id: str, text: str | None = None) -> str:
+        """A Markdown link to a run's page, for run descriptions (relative to the MLflow UI)."""
+        return f"[{text or run_id}](#/experiments/{self.experiment_id}/runs/{run_id})"
+
     def ui_command(self) -> str:
         if is_server(self.tracking_uri):
             return f"open {redact_uri(self.tracking_uri)}"
@@ -132,8 +140,48 @@ class Tracker:
         for key, value in tags.items():
             self._client.set_tag(run_id, key, str(value))
 
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self._client.delete_tag(run_id, key)
+
     def log_artifact(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
         self._client.log_artifact(run_id, str(path), artifact_path)
+
+    def log_dataset(
+        self, run_id: str, name: str, source: str, fingerprint: str, splits: Mapping[str, Sequence[str]]
+    ) -> None:
+        """The Parquet dataset as the run's MLflow dataset inputs: one per split (``{context:
+        subjects}``, e.g. train and test), so the UI's Dataset column and filters show what it used.
+
+        MLflow keeps one input per (name, digest) and run, so each split is its own dataset
+        ``name:context``; the digest is the content fingerprint (its first 12 hex digits; the
+        profile holds it whole)."""
+        digest = fingerprint.removeprefix("sha256:")[:12]
+        inputs = [
+            DatasetInput(
+                Dataset(
+                    name=f"{name}:{context}",
+                    digest=digest,
+                    source_type="local",
+                    source=json.dumps({"uri": source}),
+                    schema=json.dumps({"columns": DATASET_COLUMNS}),
+                    profile=json.dumps({"fingerprint": fingerprint, "subjects": len(subjects)}),
+                ),
+                tags=[InputTag("mlflow.data.context", context)],
+            )
+            for context, subjects in splits.items()
+        ]
+        self._client.log_inputs(run_id, datasets=inputs)
+
+    def model_version(self, run_id: str) -> tuple[str, str] | None:
+        """(registered model name, version) of the model ``run_id`` logged, if it was registered."""
+        try:
+            versions = self._client.search_model_versions(filters.model_versions_of(run_id))
+        except MlflowException:  # no model registry behind this tracking URI
+            return None
+        if not versions:
+            return None
+        newest = max(versions, key=lambda version: int(version.version))
+        return newest.name, str(newest.version)
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         self._client.log_text(run_id, text, artifact_file)
@@ -208,6 +256,10 @@ class Tracker:
         runs = self._search(filters.trial_runs(sweep_run_id, trial_id), max_results=1)
         return runs[0] if runs else None
 
+    def running_pipeline_runs(self, train_run: str) -> list[RunRecord]:
+        """Pipeline runs still marked running that train as Ray Train run ``train_run``."""
+        return self._search(filters.running_pipeline_runs(train_run))
+
     def pipeline_runs(self) -> list[RunRecord]:
         """Finished pipeline runs (``run`` and sweep trials) of this experiment, oldest first."""
         return self._search(
@@ -268,6 +320,11 @@ class Tracker:
         import mlflow.pytorch
 
         mlflow.set_tracking_uri(self.tracking_uri)
+        # MLflow warns at every pickle save that unpickling runs code. The model artifact is a
+        # pickle for MLflow's loaders; landmarkgait itself reads only the weights-only checkpoints.
+        pytorch_log = logging.getLogger("mlflow.pytorch")
+        level = pytorch_log.level
+        pytorch_log.setLevel(logging.ERROR)
         with mlflow.start_run(run_id=run_id):
             info = mlflow.pytorch.log_model(
                 model.cpu(),
@@ -275,6 +332,7 @@ class Tracker:
                 serialization_format="pickle",  # pt2 would trace forward, which groups landmarks at random
                 pip_requirements=["torch", "landmarkgait"],
             )
+        pytorch_log.setLevel(level)
         if registered is None:
             return
         try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,42 +24,12 @@ from landmarkgait.models.inference import embed
 from landmarkgait.pipelines.tracking.tracker import Tracker
 from landmarkgait.pipelines.worker.distributed import WorkerContext, broadcast_from_main, gather_to_main
 from landmarkgait.pipelines.worker.job import WorkerJob
+from landmarkgait.pipelines.worker.progress import ProgressLog
 
 log = logging.getLogger(__name__)
 
 # Seconds between progress lines while a rank embeds its test sequences.
 EMBED_PROGRESS_INTERVAL_S = 30.0
-
-
-class ProgressLog:
-    """A log line every ``interval_s`` seconds of long work: done / total, rate and time left.
-
-    Worker output reaches users through Ray's line forwarding and log files, where redrawn
-    progress bars pile up; timed lines read well in both.
-    """
-
-    def __init__(self, what: str, total: int, interval_s: float) -> None:
-        self.what = what
-        self.total = total
-        self.interval_s = interval_s
-        self.done = 0
-        self.started = self.last = time.monotonic()
-
-    def advance(self, count: int) -> None:
-        self.done += count
-        now = time.monotonic()
-        if now - self.last < self.interval_s or self.done >= self.total:
-            return
-        self.last = now
-        rate = self.done / max(now - self.started, 1e-9)
-        log.info(
-            "%s: %d/%d, %.2f/s, about %.0f s left",
-            self.what,
-            self.done,
-            self.total,
-            rate,
-            (self.total - self.done) / rate,
-        )
 
 
 def embed_shard(
@@ -76,7 +45,7 @@ def embed_shard(
     model.eval()
     sequences = iter_test_sequences(dataset, subjects, context.rank, context.world_size, max_frames)
     progress = ProgressLog(
-        f"rank {context.rank} embedded test sequences", len(sequences), progress_interval_s
+        f"evaluation: rank {context.rank} embedded", len(sequences), progress_interval_s, " test sequences"
     )
     indices: list[int] = []
     chunks: list[np.ndarray] = []

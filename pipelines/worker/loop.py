@@ -16,15 +16,21 @@ from typing import Any
 import ray.train
 import torch
 
+from landmarkgait.data.errors import DataError
 from landmarkgait.models.checkpoint import read_checkpoint
+from landmarkgait.models.errors import ModelConfigError
+from landmarkgait.pipelines.errors import ConfigError
 from landmarkgait.pipelines.log_setup import configure_worker_logging
-from landmarkgait.pipelines.tracking.tags import TAG_ITERATION, TAG_STAGE
+from landmarkgait.pipelines.tracking.tags import TAG_FATAL, TAG_ITERATION, TAG_STAGE
 from landmarkgait.pipelines.tracking.tracker import Tracker
 from landmarkgait.pipelines.worker.distributed import WorkerContext
 from landmarkgait.pipelines.worker.job import ResumeState, WorkerJob
 from landmarkgait.pipelines.worker.stage_trainer import ResumePoint, StageTrainer, build_stage_model
 
 log = logging.getLogger(__name__)
+
+# Errors that a retry would meet again: bad data, an invalid model or pipeline configuration.
+DETERMINISTIC_ERRORS = (DataError, ModelConfigError, ConfigError)
 
 
 def read_resume_point() -> tuple[dict[str, str], ResumePoint | None]:
@@ -42,13 +48,36 @@ def read_resume_point() -> tuple[dict[str, str], ResumePoint | None]:
 
 
 def train_loop_per_worker(payload: dict[str, Any]) -> None:
+    """Train the job's stages (or evaluate a run); a deterministic error ends the job, not a retry.
+
+    Ray Train retries a failed worker group ``max_failures`` times, which helps after a lost node
+    but not after a bad data row or model config: the error is recorded on the job's MLflow run
+    (``TAG_FATAL``) for the driver to report in one line. A single worker then returns normally;
+    several re-raise (the other ranks may wait in a collective) and the restarted group returns
+    at once on seeing the record.
+    """
     configure_worker_logging()
     job = WorkerJob.from_dict(payload)
     context = WorkerContext.current()
+    tracker = Tracker(job.tracking_uri, job.experiment_id, job.experiment_name)
+    record_run = job.evaluation_run_id or job.pipeline_run_id
+    if record_run and TAG_FATAL in tracker.get_run(record_run).tags:
+        return
+    try:
+        run_job(job, context, tracker)
+    except DETERMINISTIC_ERRORS as error:
+        if record_run is None:
+            raise
+        tracker.set_tags(record_run, {TAG_FATAL: str(error)})
+        log.error("stopping: %s", error)
+        if context.world_size > 1:
+            raise
+
+
+def run_job(job: WorkerJob, context: WorkerContext, tracker: Tracker) -> None:
     # As many threads as CPUs reserved, rounded up: 1.99 CPUs (leaving a sweep trial its 0.01) = 2 threads.
     torch.set_num_threads(max(1, math.ceil(job.config.scaling.cpus_per_worker)))
     torch.manual_seed(job.config.seed + context.rank)
-    tracker = Tracker(job.tracking_uri, job.experiment_id, job.experiment_name)
     if job.evaluate_run_id is not None:
         evaluate_run(job, context, tracker)
         return

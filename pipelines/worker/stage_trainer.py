@@ -56,6 +56,7 @@ from landmarkgait.pipelines.worker.distributed import (
     wrap_for_training,
 )
 from landmarkgait.pipelines.worker.job import ResumeState, WorkerJob
+from landmarkgait.pipelines.worker.progress import StageProgress
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ class StageTrainer:
         self.run_id = ""
         self.started = 0.0
         self.step_seconds = 0.0  # time inside training steps (batch, forward, backward, update)
+        self.origin = "from scratch"  # where the weights come from, for the stage's header line
         self.evaluation_seconds = 0.0
 
     # -- MLflow run -----------------------------------------------------------------------------
@@ -114,14 +116,16 @@ class StageTrainer:
         if self.context.is_main:
             if self.resume is not None and self.resume.state.stage_run_id:
                 run_id = self.resume.state.stage_run_id
+                self.tracker.reopen(run_id)  # the driver may have closed it with its killed pipeline run
                 tags = {TAG_PIPELINE: self.job.pipeline_run_id or ""}
                 if self.job.pipeline_run_id:
                     tags[TAG_PARENT] = self.job.pipeline_run_id
                 self.tracker.set_tags(run_id, tags)
                 log.info("stage %s resumes MLflow run %s", self.stage, run_id)
             else:
+                self._close_failed_attempts()
                 run_id = self.tracker.create_run(
-                    name=self.stage,
+                    name=self.task.run_name(self.job.config),
                     tags={
                         TAG_KIND: "stage",
                         TAG_STAGE: self.stage,
@@ -135,7 +139,23 @@ class StageTrainer:
                     parent_run_id=self.job.pipeline_run_id,
                 )
                 self.tracker.log_text(run_id, self.job.config.to_yaml(), "config/resolved.yaml")
+                self.tracker.log_dataset(
+                    run_id,
+                    Path(self.job.dataset_path).name,
+                    self.job.dataset_path,
+                    self.job.data.fingerprint,
+                    self.job.data.splits(with_test=stage_spec(self.stage).evaluates),
+                )
         return broadcast_from_main(run_id)
+
+    def _close_failed_attempts(self) -> None:
+        """Runs of this stage that earlier attempts of this job left RUNNING (Ray Train restarted
+        the worker group before their first checkpoint): this attempt starts over in a new run."""
+        if not self.job.pipeline_run_id:
+            return
+        for run in self.tracker.stage_runs_of_pipeline(self.job.pipeline_run_id):
+            if run.status == "RUNNING" and run.tags.get(TAG_STAGE) == self.stage:
+                self.tracker.finish(run.run_id, "FAILED")
 
     # -- model ----------------------------------------------------------------------------------
     def _prepare_model(self) -> tuple[nn.Module, torch.optim.Optimizer, Any, int]:
@@ -145,8 +165,9 @@ class StageTrainer:
             with tempfile.TemporaryDirectory(prefix="landmarkgait-upstream-") as scratch:
                 path = self.tracker.checkpoint_path(self.upstream_run_id, Path(scratch))
                 report = init_from_upstream(model, model_state(read_checkpoint(path)))
-            log.info(
-                "stage %s initialised from upstream run %s: %s", self.stage, self.upstream_run_id, report
+            self.origin = (
+                f"{len(report.loaded)} tensors from upstream run {self.upstream_run_id}, "
+                f"{len(report.missing)} new to this stage"
             )
         optimizer = build_optimizer(model, self.stage, self.section.optimizer)
         scheduler = build_scheduler(optimizer, self.section.optimizer)
@@ -156,7 +177,7 @@ class StageTrainer:
             optimizer.load_state_dict(checkpoint["optimizer"])
             scheduler.load_state_dict(checkpoint["scheduler"])
             start_iteration = int(checkpoint["iteration"])
-            log.info("stage %s resumes at iteration %d", self.stage, start_iteration)
+            self.origin = f"resuming at iteration {start_iteration}"
         model = model.to(self.context.device)
         return (
             wrap_for_training(model, self.job.config.scaling.sync_bn),
@@ -170,6 +191,12 @@ class StageTrainer:
         self.started = time.perf_counter()
         self.run_id = self._open_run()
         model, optimizer, scheduler, iteration = self._prepare_model()
+        chain = self.job.config.model.stages
+        progress = StageProgress(
+            self.stage, chain.index(self.stage) + 1, len(chain), self.section.total_iter, iteration
+        )
+        if self.context.is_main:
+            progress.header(f"{self.origin}; MLflow run {self.run_id}")
         if self.resume is not None and self.context.is_main:
             self.tracker.log_metrics(self.run_id, {"resume/from_iteration": iteration}, step=iteration)
         sampler = self.section.sampler
@@ -218,9 +245,7 @@ class StageTrainer:
                 window_start, window_frames = time.perf_counter(), 0
                 if self.context.is_main:
                     self.tracker.log_metrics(self.run_id, metrics, step=iteration)
-                    log.info(
-                        "%s iter %d/%d %s", self.stage, iteration, self.section.total_iter, _short(metrics)
-                    )
+                    progress.update(iteration, metrics)
                 ray.train.report({"stage": self.stage, ITERATION: iteration, **metrics})
             if self._evaluation_due(iteration):
                 evaluation = self._evaluate(model, dataset, iteration)
@@ -314,7 +339,3 @@ class StageTrainer:
             self.tracker.log_metrics(self.run_id, timing, step=iteration)
             self.tracker.finish(self.run_id)
         barrier()
-
-
-def _short(metrics: dict[str, float]) -> str:
-    return " ".join(f"{key}={value:.4g}" for key, value in metrics.items() if not key.startswith("lr/"))
