@@ -10,10 +10,13 @@ This module must not know what the files contain; whole directories are publishe
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from landmarkgait.data.errors import DataError
 
 
 @contextmanager
@@ -39,7 +42,30 @@ def write_atomic(path: Path, content: bytes | str) -> Path:
     For whole reports built in memory (CSV, PNG, JSON), whose output folder may not exist yet.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as temporary:
-        temporary.write_bytes(content.encode() if isinstance(content, str) else content)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as temporary:
+            temporary.write_bytes(content.encode() if isinstance(content, str) else content)
+    except OSError as error:
+        raise DataError(f"{path}: cannot write it ({error.strerror or error})") from None
     return path
+
+
+def check_writable(path: Path, what: str) -> None:
+    """Fail now, naming ``what`` (e.g. ``--csv``), if ``path`` (a file or folder) cannot be
+    written later.
+
+    Probes ``path`` if it is a folder, else the nearest existing folder above it, with a temporary
+    folder removed at once: long work is not wasted on an output that cannot be written, and
+    nothing is left behind.
+    """
+    path = Path(path).expanduser().absolute()
+    existing = path if path.is_dir() else next(folder for folder in path.parents if folder.exists())
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(0, "not a directory")
+        os.rmdir(tempfile.mkdtemp(prefix=".landmarkgait-probe-", dir=existing))
+    except OSError as error:
+        raise DataError(
+            f"{what} {path}: cannot create it in {existing} ({error.strerror or error})"
+        ) from None

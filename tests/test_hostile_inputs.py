@@ -129,12 +129,41 @@ CASES = [
     ("inspect-a-file", ["data", "inspect", "{plain}"], "plain.txt"),
     ("synth-exists", ["data", "synth", "--out", "{dataset}", "--subjects", "2"], "already exists"),
     ("synth-one-subject", ["data", "synth", "--out", "{root}/s1", "--subjects", "1"], "subjects"),
+    ("synth-unwritable", ["data", "synth", "--out", "/proc/landmarkgait-synth", "--subjects", "2"], "synth"),
+    (
+        "preview-unwritable",
+        ["data", "preview", "{dataset}", "--out", "/proc/sheet.png"],
+        "--out /proc/sheet.png",
+    ),
+    (
+        "preview-under-a-file",
+        ["data", "preview", "{dataset}", "--out", "{plain}/sheet.png"],
+        "not a directory",
+    ),
     ("baseline-missing", ["baseline", "gei", "{root}/nothing"], "nothing"),
+    (
+        "baseline-csv-unwritable",
+        ["baseline", "gei", "{dataset}", "--csv", "/proc/gei.csv"],
+        "--csv /proc/gei.csv",
+    ),
     # report
     (
         "report-unknown-experiment",
         ["report", "--experiment", "no-such", "--tracking-uri", "sqlite:///{root}/r.db"],
         "no-such",
+    ),
+    (
+        "report-unwritable",
+        [
+            "report",
+            "--experiment",
+            "no-such",
+            "--tracking-uri",
+            "sqlite:///{root}/r.db",
+            "--out",
+            "/proc/report",
+        ],
+        "--out /proc/report",
     ),
 ]
 

@@ -50,10 +50,14 @@ def _gei(args: argparse.Namespace) -> int:
     nm-01..04; identical-view cells excluded). Prints rank-1 per probe view x gallery view and the NM / BG
     / CL means.
     """
+    from landmarkgait.data.atomic import check_writable
     from landmarkgait.data.evaluation.gei_baseline import evaluate_gei_baseline
     from landmarkgait.data.partition import resolve_partition
     from landmarkgait.data.reader import SilhouetteDataset
 
+    for option, path in (("--csv", args.csv), ("--heatmap", args.heatmap)):
+        if path:
+            check_writable(path, option)  # before a minute of reading sequences
     dataset = SilhouetteDataset(args.dataset)
     partition = resolve_partition(dataset, args.partition)
     evaluation = evaluate_gei_baseline(dataset, partition.test_set, metric=args.metric)

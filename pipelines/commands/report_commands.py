@@ -42,19 +42,17 @@ def _report(args: argparse.Namespace) -> int:
     dataset and protocol once and kept as its own MLflow run. With --sweep, the files are also logged
     to the sweep run under report/.
     """
+    from landmarkgait.data.atomic import check_writable
     from landmarkgait.pipelines.config import TrackingSection, landmarkgait_home
     from landmarkgait.pipelines.report.write import write_report
     from landmarkgait.pipelines.tracking.location import resolve_tracking_uri
     from landmarkgait.pipelines.tracking.tracker import Tracker
 
-    uri = resolve_tracking_uri(TrackingSection(tracking_uri=args.tracking_uri))
-    if args.sweep:
-        tracker = Tracker.of_run(uri, args.sweep)
-        source = f"sweep-{args.sweep}"
-    else:
-        tracker = Tracker.of_experiment(uri, args.experiment)
-        source = args.experiment
+    source = f"sweep-{args.sweep}" if args.sweep else args.experiment
     out = args.out or landmarkgait_home() / "reports" / source
+    check_writable(out, "--out")  # before MLflow is asked anything
+    uri = resolve_tracking_uri(TrackingSection(tracking_uri=args.tracking_uri))
+    tracker = Tracker.of_run(uri, args.sweep) if args.sweep else Tracker.of_experiment(uri, args.experiment)
     report = write_report(tracker, out, sweep_run_id=args.sweep)
     if args.json:
         print_json(

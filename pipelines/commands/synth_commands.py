@@ -82,6 +82,9 @@ def _synth(args: argparse.Namespace) -> int:
     config = SynthConfig(
         **{field.name: getattr(args, field.name) for field in dataclasses.fields(SynthConfig)}
     )
+    from landmarkgait.data.staging import check_destination
+
+    check_destination(args.out, overwrite=args.overwrite)  # before Ray is even imported
     from landmarkgait.pipelines.driver.ray_runtime import ray_session
 
     started = time.perf_counter()
@@ -103,9 +106,11 @@ def _preview(args: argparse.Namespace) -> int:
     Write a PNG contact sheet of one subject of a dataset: one row per view, one column per sequence type,
     a few frames spread over each sequence.
     """
+    from landmarkgait.data.atomic import check_writable
     from landmarkgait.data.reader import SilhouetteDataset
     from landmarkgait.data.synth.preview import contact_sheet
 
+    check_writable(args.out, "--out")
     out = contact_sheet(
         SilhouetteDataset(args.dataset), args.out, subject=args.subject, frames_per_cell=args.frames
     )

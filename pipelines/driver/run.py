@@ -9,9 +9,7 @@ runs to the parent and copy the evaluation summary onto it for comparison in the
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +20,7 @@ from ray.train import FailureConfig, LoggingConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchConfig, TorchTrainer
 
 import landmarkgait
+from landmarkgait.data.atomic import check_writable
 from landmarkgait.models.registry import STAGE_SPECS, STAGES, stage_spec
 from landmarkgait.pipelines.config import PipelineConfig
 from landmarkgait.pipelines.driver.datasets import describe_dataset, ensure_dataset
@@ -129,14 +128,7 @@ def check_storage(storage_path: str) -> None:
     """Ray Train's checkpoint folder must be creatable before a minute of start-up is spent."""
     if "://" in storage_path:  # s3://, gs://: the cloud filesystem answers for itself
         return
-    path = Path(storage_path).expanduser().absolute()
-    existing = next(folder for folder in [path, *path.parents] if folder.exists())
-    try:  # a probe folder in the nearest existing ancestor, removed at once: nothing is left
-        os.rmdir(tempfile.mkdtemp(prefix=".landmarkgait-probe-", dir=existing))
-    except OSError as error:
-        raise PipelineError(
-            f"scaling.storage_path {storage_path}: cannot create it in {existing} ({error.strerror or error})"
-        ) from None
+    check_writable(Path(storage_path), "scaling.storage_path")
 
 
 def run_pipeline(
