@@ -1,15 +1,19 @@
 """Atomic publication of output directories (datasets, exported pickle trees).
 
 Writers fill a hidden staging directory next to the destination and publish it with one rename,
-so a destination path either holds a complete result or nothing: an interrupted or failed write
-leaves at most a hidden ``.<name>.tmp-*`` directory behind. This module must not know what the
+so a destination path either holds a complete result or nothing: a failed write removes its
+staging directory, and one left by a killed writer is removed by the next write to the same
+destination. This module must not know what the
 directories contain; single files are replaced by ``landmarkgait.data.atomic``.
 """
 
 from __future__ import annotations
 
+import glob
+import logging
 import os
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -17,6 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from landmarkgait.data.errors import DataError
+
+log = logging.getLogger(__name__)
 
 
 def check_destination(out: Path, *, overwrite: bool, source: Path | None = None) -> None:
@@ -40,6 +46,43 @@ def check_destination(out: Path, *, overwrite: bool, source: Path | None = None)
         raise DataError(f"{out}: cannot create it, {existing} is not writable")
 
 
+# Who owns a staging directory, in its name: a killed writer's leftovers are recognised by the
+# next writer on the same host, whose process is then gone (``remove_stale_staging``).
+OWNER = f"{socket.gethostname()}.{os.getpid()}"
+
+
+def staging_prefix(out: Path) -> str:
+    return f".{out.name}.tmp-"
+
+
+def remove_stale_staging(out: Path) -> list[Path]:
+    """Delete the staging directories of ``out`` that writers killed on this host left behind.
+
+    A directory belongs to a dead writer when its name carries this host and a process id that no
+    longer runs; others' (live writers, other hosts of a shared filesystem) are left alone.
+    """
+    removed = []
+    host = socket.gethostname()
+    for candidate in Path(out).parent.glob(f"{glob.escape(staging_prefix(Path(out)))}*"):
+        owner = candidate.name[len(staging_prefix(Path(out))) :].rsplit("-", 1)[0]
+        owner_host, _, pid = owner.rpartition(".")
+        if owner_host == host and pid.isdigit() and not _process_alive(int(pid)) and candidate.is_dir():
+            shutil.rmtree(candidate, ignore_errors=True)
+            log.info("removed %s, left by an interrupted writer", candidate)
+            removed.append(candidate)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
 @contextmanager
 def staging_dir(out: Path) -> Iterator[Path]:
     """Yield an empty hidden directory beside ``out`` (same filesystem, so publishing is a rename).
@@ -50,7 +93,8 @@ def staging_dir(out: Path) -> Iterator[Path]:
     out = Path(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        remove_stale_staging(out)
+        staging = Path(tempfile.mkdtemp(prefix=f"{staging_prefix(out)}{OWNER}-", dir=out.parent))
     except OSError as error:
         raise DataError(f"{out}: cannot create it ({error.strerror or error})") from None
     try:

@@ -147,3 +147,30 @@ def test_interrupted_conversion_leaves_no_output(tmp_path: Path) -> None:
     assert process.returncode == 130, stderr
     assert "landmarkgait: interrupted" in stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pkl"]  # no dataset, no staging directory
+
+
+def test_a_killed_conversions_staging_directory_is_removed_by_the_next_one(tmp_path: Path) -> None:
+    """SIGKILL gives no chance to clean up: the next write to the same destination does it."""
+    tree = tmp_path / "pkl"
+    write_opengait_pkl_tree(tree, make_records(subjects=("001", "002", "003", "004")))
+    stuck = tree / "004" / "nm-01" / "000" / "000.pkl"
+    stuck.unlink()
+    os.mkfifo(stuck)  # the conversion blocks here, mid-way
+    destination = tmp_path / "ds"
+    argv = [sys.executable, "-m", "landmarkgait.pipelines.cli", "data", "convert-pkl", tree, destination]
+    process = subprocess.Popen([*argv, "--workers", "2"], cwd=REPO, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(p.name.endswith(".parquet") for p in tmp_path.glob(".ds.tmp-*/*")):
+            assert process.poll() is None and time.monotonic() < deadline, "conversion did not start"
+            time.sleep(0.2)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    (left,) = tmp_path.glob(".ds.tmp-*")
+    stuck.unlink()
+    write_opengait_pkl_tree(tree, make_records(subjects=("004",)))
+    result = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not left.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "pkl"]

@@ -14,6 +14,10 @@ from landmarkgait.pipelines.report.collect import MethodRow
 Series = Sequence[tuple[int, float]]
 
 
+# Learning-curve panels per row of the figure.
+CURVE_COLUMNS = 3
+
+
 def _png(figure) -> bytes:
     import matplotlib.pyplot as plt
 
@@ -54,10 +58,13 @@ def learning_curves(curves: Mapping[str, Mapping[str, Series]], title: str) -> b
     import matplotlib.pyplot as plt
 
     metrics = list(dict.fromkeys(metric for per_method in curves.values() for metric in per_method))
-    figure, axes = plt.subplots(
-        1, max(len(metrics), 1), figsize=(4.2 * max(len(metrics), 1), 3.6), squeeze=False
-    )
-    for panel, metric in zip(axes[0], metrics, strict=False):
+    columns = min(max(len(metrics), 1), CURVE_COLUMNS)
+    rows = -(-max(len(metrics), 1) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False)
+    panels = axes.flatten()
+    for panel in panels[len(metrics) :]:
+        panel.set_visible(False)
+    for panel, metric in zip(panels, metrics, strict=False):
         for method, per_metric in curves.items():
             series = per_metric.get(metric, ())
             if series:
@@ -66,6 +73,7 @@ def learning_curves(curves: Mapping[str, Mapping[str, Series]], title: str) -> b
         panel.set_title(metric, fontsize=9)
         panel.set_xlabel("iteration")
         panel.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7)
+    panels[0].legend(fontsize=7)
     figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
     return _png(figure)

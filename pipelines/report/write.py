@@ -21,8 +21,16 @@ from landmarkgait.pipelines.tracking.tracker import Tracker
 
 log = logging.getLogger(__name__)
 
-# What the learning curves show: the training loss and rank-1 at every evaluation.
-CURVE_METRICS = ("loss/total", "eval/rank1/NM", "eval/rank1/BG", "eval/rank1/CL")
+# What the learning curves show: the recognition terms separately (the total hides a falling triplet loss under a flat
+# cross-entropy), the training accuracy, and rank-1 at every evaluation.
+CURVE_METRICS = (
+    "loss/triplet",
+    "loss/cross_entropy",
+    "loss/accuracy",
+    "eval/rank1/NM",
+    "eval/rank1/BG",
+    "eval/rank1/CL",
+)
 
 
 @dataclass(frozen=True)
