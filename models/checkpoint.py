@@ -116,7 +116,7 @@ def load_opengait_checkpoint(
             )
     target.load_state_dict({key: state[key] for key in loaded}, strict=False)
     report = LoadReport(loaded=loaded, missing=missing, unexpected=unexpected)
-    log.info("restored %s", report)
+    log.debug("restored %s", report)
     return report
 
 

@@ -35,8 +35,12 @@ def verbose() -> bool:
 
 
 def ray_train_log_level() -> str:
-    """The level of Ray Train's own console lines: ``INFO`` with ``--verbose``, else ``WARNING``."""
-    return "INFO" if verbose() else "WARNING"
+    """The level of Ray Train's own console lines: ``INFO`` with ``--verbose``, else ``ERROR``.
+
+    Its warnings are transient notices (e.g. "Failed to send resource request ... safe to ignore",
+    with a traceback, whenever the CPUs are busy); they stay in Ray Train's log files.
+    """
+    return "INFO" if verbose() else "ERROR"
 
 
 def hide_download_progress_bars() -> None:

@@ -142,3 +142,32 @@ def listeners(pid: int) -> set[tuple[str, int, str]]:
         for connection in psutil.net_connections(kind="tcp")
         if connection.status == psutil.CONN_LISTEN and connection.pid in names
     }
+
+
+def run_watching_listeners(
+    argv: list[str], log_dir: Path, timeout_s: float, interval_s: float = 0.5
+) -> tuple[int, set[tuple[str, int, str]], str, str]:
+    """Run a CLI without a cluster address (Ray's multi-node mode enabled in its environment, so
+    the command itself must choose loopback) and sample what it and its children listen on.
+
+    Returns (exit code, listeners seen, stdout, stderr).
+    """
+    stdout, stderr = log_dir / "stdout.txt", log_dir / "stderr.txt"
+    with open(stdout, "w") as out, open(stderr, "w") as err:
+        process = subprocess.Popen(
+            argv,
+            env={**os.environ, "RAY_ADDRESS": "", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1"},
+            stdout=out,
+            stderr=err,
+            cwd=REPO,
+            start_new_session=True,
+        )
+        seen: set[tuple[str, int, str]] = set()
+        try:
+            deadline = time.monotonic() + timeout_s
+            while process.poll() is None and time.monotonic() < deadline:
+                seen |= listeners(process.pid)
+                time.sleep(interval_s)
+        finally:
+            stop_process(process)
+    return process.returncode, seen, stdout.read_text(), stderr.read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 import torch
@@ -32,7 +33,7 @@ def test_each_rank_embeds_its_share_and_reports_progress(
     model = build_model("recognition", "micro", num_classes=3)
     test_indices = [i for i, entry in enumerate(dataset.entries) if entry.subject in TEST_SUBJECTS]
     shares = []
-    with caplog.at_level(logging.INFO, logger="landmarkgait.pipelines.worker.evaluation"):
+    with caplog.at_level(logging.INFO, logger="landmarkgait.pipelines.worker.progress"):
         for rank in range(2):
             context = WorkerContext(rank, 2, torch.device("cpu"))
             indices, embeddings = embed_shard(
@@ -42,10 +43,11 @@ def test_each_rank_embeds_its_share_and_reports_progress(
             shares.append(indices)
     assert sorted(shares[0] + shares[1]) == test_indices
     assert not set(shares[0]) & set(shares[1])
-    # A line after every batch but the last (interval 0): done / total of that rank's share.
+    # A line after every batch but the last (interval 0): a bar, done / total of that rank's share,
+    # the rate and the time left.
     for rank, share in enumerate(shares):
-        prefix = f"rank {rank} embedded test sequences: "
+        prefix = f"evaluation: rank {rank} embedded ["
         lines = [record.getMessage() for record in caplog.records if record.getMessage().startswith(prefix)]
-        counts = [line[len(prefix) :].split(",")[0] for line in lines]
+        counts = [line.split("] ", 1)[1].split(" ")[0] for line in lines]
         assert counts == [f"{done}/{len(share)}" for done in range(2, len(share), 2)]
-        assert all(line.endswith(" s left") for line in lines)
+        assert all(re.search(r" test sequences · [\d.]+/s · \d+s left$", line) for line in lines), lines

@@ -7,9 +7,6 @@ two Ray Train workers; an ``mlflow server`` on 127.0.0.1 receives the runs.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +15,9 @@ import pytest
 from cluster_helpers import (
     BIN,
     LOOPBACK,
-    REPO,
     RayHead,
-    listeners,
     run_cli,
-    stop_process,
+    run_watching_listeners,
     wait_until,
     write_micro_config,
 )
@@ -137,6 +132,9 @@ def test_mlflow_ui_shows_dataset_inputs_distinct_names_and_a_described_pipeline_
     assert f"(#/models/landmarkgait/versions/{version.version})" in description
     for run_id in first_run.stage_runs.values():
         assert f"/runs/{run_id})" in description
+    # The logged model is an output of the pipeline run too: its page lists it.
+    (output,) = pipeline.outputs.model_outputs
+    assert client.get_logged_model(output.model_id).source_run_id == first_run.stage_runs["recognition"]
 
 
 def test_stage_in_separate_process_finds_upstream_through_server(
@@ -317,27 +315,13 @@ def test_without_a_cluster_a_stage_runs_on_a_private_loopback_ray_that_is_stoppe
         storage_path=tmp_path / "ray_results",
     )
     raylets_before = raylet_pids()
-    stdout, stderr = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
-    with open(stdout, "w") as out, open(stderr, "w") as err:
-        # Clusters enabled in the environment: the command itself must switch to single-node mode.
-        process = subprocess.Popen(
-            [str(BIN / "landmarkgait"), "train", str(config), "--stage", "landmark", "--json"],
-            env={**os.environ, "RAY_ADDRESS": "", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1"},
-            stdout=out,
-            stderr=err,
-            cwd=REPO,
-            start_new_session=True,
-        )
-        seen: set[tuple[str, int, str]] = set()
-        try:
-            deadline = time.monotonic() + 600
-            while process.poll() is None and time.monotonic() < deadline:
-                seen |= listeners(process.pid)
-                time.sleep(1)
-        finally:
-            stop_process(process)
-    errors = stderr.read_text()
-    assert process.returncode == 0, errors[-3000:]
+    returncode, seen, printed, errors = run_watching_listeners(
+        [str(BIN / "landmarkgait"), "train", str(config), "--stage", "landmark", "--json"],
+        tmp_path,
+        timeout_s=600,
+        interval_s=1,
+    )
+    assert returncode == 0, errors[-3000:]
     ray_servers = {name for _, _, name in seen}
     assert {"gcs_server", "raylet"} <= ray_servers, seen
     # torch.distributed's rendezvous store in the training worker binds every interface whatever
@@ -352,7 +336,6 @@ def test_without_a_cluster_a_stage_runs_on_a_private_loopback_ray_that_is_stoppe
     assert "Failed to register placement group with cleaner" not in errors, errors[-3000:]
     assert "Exception in thread PlacementGroupCleanerMonitor" not in errors, errors[-3000:]
     assert "Reporting training result" not in errors  # Ray Train's per-report repr, quietened
-    printed = stdout.read_text()
     outcome = json.loads(printed[printed.index("{") :])
     run = MlflowClient(mlflow_server).get_run(outcome["stage_runs"]["landmark"])
     assert run.info.status == "FINISHED"

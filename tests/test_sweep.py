@@ -118,6 +118,10 @@ def test_report_table_is_exactly_the_logged_metrics_with_a_gei_row(
     document = json.loads(result.stdout[result.stdout.index("{") :])
     rows = document["rows"]
     assert rows[0]["method"].startswith("GEI") and len(rows) == 4  # GEI + one row per trial
+    # A trial's row names what it swept, not the other ~90 config values its run logs.
+    assert sorted(row["method"] for row in rows[1:]) == [
+        f"LandmarkGait (6 landmarks) [triplet={weight}]" for weight in (0.5, 1.0, 2.0)
+    ]
     client = MlflowClient(mlflow_server)
     for row in rows:
         logged = client.get_run(row["run_id"]).data.metrics

@@ -5,16 +5,14 @@ Generates tiny datasets with real Ray tasks (4 subjects, 2 views, a few frames).
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
-from cluster_helpers import LOOPBACK, listeners, stop_process
+from cluster_helpers import LOOPBACK, run_watching_listeners
 
 from landmarkgait.data.errors import DataError
 from landmarkgait.data.evaluation.gei_baseline import gait_energy_image
@@ -194,25 +192,11 @@ def test_cli_synth_and_preview(tmp_path) -> None:
         "data", "synth", "--out", str(out), "--subjects", "2", "--views", "000,090", "--types", "nm-01,cl-01",
         "--min-frames", "8", "--max-frames", "10", "--workers", "1", "--seed", "3",
     )  # fmt: skip
-    stdout, stderr = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
-    with open(stdout, "w") as out_file, open(stderr, "w") as err_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "landmarkgait.pipelines.cli", *arguments],
-            env={**os.environ, "RAY_ADDRESS": "", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1"},
-            stdout=out_file,
-            stderr=err_file,
-            start_new_session=True,
-        )
-        seen: set[tuple[str, int, str]] = set()
-        try:
-            deadline = time.monotonic() + 300
-            while process.poll() is None and time.monotonic() < deadline:
-                seen |= listeners(process.pid)
-                time.sleep(0.5)
-        finally:
-            stop_process(process)
-    assert process.returncode == 0, stderr.read_text()[-3000:]
-    assert "8 sequences of 2 subjects (1 train / 1 test)" in stdout.read_text()
+    returncode, seen, stdout, stderr = run_watching_listeners(
+        [sys.executable, "-m", "landmarkgait.pipelines.cli", *arguments], tmp_path, timeout_s=300
+    )
+    assert returncode == 0, stderr[-3000:]
+    assert "8 sequences of 2 subjects (1 train / 1 test)" in stdout
     assert {"gcs_server", "raylet"} <= {name for _, _, name in seen}, seen
     assert {address for address, _, _ in seen} <= LOOPBACK, seen
     # The CLI run (its own Ray instance, one worker) stores what render_sequence produces.

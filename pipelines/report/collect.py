@@ -16,7 +16,7 @@ from landmarkgait.models.presets import resolve_config
 from landmarkgait.models.registry import STAGE_SPECS
 from landmarkgait.pipelines.errors import PipelineError
 from landmarkgait.pipelines.tracking.records import RunRecord
-from landmarkgait.pipelines.tracking.tags import TAG_DATA, TAG_STAGE
+from landmarkgait.pipelines.tracking.tags import TAG_DATA, TAG_STAGE, TAG_SWEPT, TAG_TRIAL
 from landmarkgait.pipelines.tracking.tracker import Tracker
 
 CONDITIONS: dict[str, tuple[str, ...]] = {"casia_b": tuple(CASIA_B_PROBES), "oumvlp": tuple(OUMVLP_PROBES)}
@@ -82,6 +82,15 @@ def trial_label(method: str, swept: Mapping[str, str]) -> str:
     return f"{method} [{', '.join(values)}]" if values else method
 
 
+def swept_values(trial_run: RunRecord) -> dict[str, str]:
+    """The config values a sweep trial set (its pipeline run also logs every other key); a trial
+    of an older sweep, which did not record them, is named by its trial id."""
+    keys = trial_run.tags.get(TAG_SWEPT)
+    if keys is None:
+        return {"trial": trial_run.tags.get(TAG_TRIAL, trial_run.run_id)}
+    return {key: trial_run.params.get(key, "") for key in keys.split(",") if key}
+
+
 def condition_metrics(metrics: Mapping[str, float], kind: str, conditions: Sequence[str]) -> dict[str, float]:
     """``{condition: value}`` of ``eval/<kind>/<condition>`` (``kind``: rank1 or mAP), as logged."""
     return {c: metrics[f"eval/{kind}/{c}"] for c in conditions if f"eval/{kind}/{c}" in metrics}
@@ -136,7 +145,7 @@ def collect_rows(tracker: Tracker, pipeline_runs: Sequence[RunRecord], trials: b
             )
         conditions = CONDITIONS.get(evaluated.protocol, ())
         row = MethodRow(
-            method=trial_label(method_label(stage_run.params), pipeline_run.params)
+            method=trial_label(method_label(stage_run.params), swept_values(pipeline_run))
             if trials
             else method_label(stage_run.params),
             run_id=stage_run.run_id,

@@ -17,7 +17,14 @@ from landmarkgait.data.atomic import atomic_path
 from landmarkgait.models.registry import STAGES
 from landmarkgait.pipelines.sweep.config import LoadedSweep
 from landmarkgait.pipelines.tracking.records import RunRecord
-from landmarkgait.pipelines.tracking.tags import TAG_BEST, TAG_BEST_TRIAL, TAG_NOTE, TAG_OUTCOME, TAG_TRIAL
+from landmarkgait.pipelines.tracking.tags import (
+    TAG_BEST,
+    TAG_BEST_TRIAL,
+    TAG_NOTE,
+    TAG_OUTCOME,
+    TAG_SWEPT,
+    TAG_TRIAL,
+)
 from landmarkgait.pipelines.tracking.tracker import Tracker
 
 
@@ -45,7 +52,10 @@ class TrialRow:
 
 def trial_row(run: RunRecord, loaded: LoadedSweep) -> TrialRow:
     keys = loaded.sweep.search.searched_keys()
-    params = {key: _parse(run.params.get(key, "")) for key in keys}
+    # Only the keys this trial set: a point that leaves a key alone (the holistic ablation and
+    # the landmark count) still logs the base config's value of it with the full config.
+    swept = set(run.tags.get(TAG_SWEPT, ",".join(keys)).split(","))
+    params = {key: _parse(run.params.get(key, "")) if key in swept else "" for key in keys}
     outcome = run.tags.get(TAG_OUTCOME) or ("finished" if run.status == "FINISHED" else "running")
     return TrialRow(
         trial_id=run.tags.get(TAG_TRIAL, ""),

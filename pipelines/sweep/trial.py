@@ -22,7 +22,14 @@ from landmarkgait.pipelines.metric_names import ITERATION
 from landmarkgait.pipelines.sweep.config import LoadedSweep
 from landmarkgait.pipelines.sweep.leases import lease_plan, release_stage_keys
 from landmarkgait.pipelines.sweep.metrics import qualified, stage_result
-from landmarkgait.pipelines.tracking.tags import TAG_ITERATION, TAG_KIND, TAG_SWEEP, TAG_TRIAL, stage_link_tag
+from landmarkgait.pipelines.tracking.tags import (
+    TAG_ITERATION,
+    TAG_KIND,
+    TAG_SWEEP,
+    TAG_SWEPT,
+    TAG_TRIAL,
+    stage_link_tag,
+)
 from landmarkgait.pipelines.tracking.tracker import Tracker
 
 log = logging.getLogger(__name__)
@@ -95,7 +102,12 @@ def open_trial_run(
         return existing.run_id, existing.status
     run_id = tracker.create_run(
         name=trial_run_name(trial_id, params),
-        tags={TAG_KIND: "pipeline", TAG_SWEEP: context.sweep_run_id, TAG_TRIAL: trial_id},
+        tags={
+            TAG_KIND: "pipeline",
+            TAG_SWEEP: context.sweep_run_id,
+            TAG_TRIAL: trial_id,
+            TAG_SWEPT: ",".join(params),
+        },
         params=params,
         parent_run_id=context.sweep_run_id,
     )

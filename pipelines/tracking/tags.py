@@ -17,6 +17,7 @@ TAG_TRAIN_RUN = "landmarkgait.train_run"  # the Ray Train run name a pipeline ru
 TAG_ITERATION = "landmarkgait.iteration"
 TAG_SWEEP = "landmarkgait.sweep_run_id"
 TAG_TRIAL = "landmarkgait.trial_id"
+TAG_SWEPT = "landmarkgait.trial_keys"  # the config keys a sweep trial set (comma-separated)
 TAG_IMPORTED_FROM = "landmarkgait.imported_from"
 TAG_EVALUATED_RUN = "landmarkgait.evaluated_run_id"
 TAG_CHECKPOINT_SHA256 = "landmarkgait.checkpoint_sha256"

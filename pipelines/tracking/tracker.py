@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlflow.artifacts import download_artifacts
-from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param
+from mlflow.entities import Dataset, DatasetInput, InputTag, LoggedModelOutput, Metric, Param
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -312,10 +312,14 @@ class Tracker:
         return Path(local).read_text()
 
     # -- models -----------------------------------------------------------------------------------
-    def log_pytorch_model(self, run_id: str, model: nn.Module, registered: str | None) -> None:
+    def log_pytorch_model(
+        self, run_id: str, model: nn.Module, registered: str | None, also_output_of: str | None = None
+    ) -> None:
         """``mlflow.pytorch.log_model`` of a network (moved to the CPU) as the run's ``model``,
         registered as ``registered`` when the tracking backend has a model registry (``None``: not
-        registered). The fluent API is the only way to log a model; it points at this run only here."""
+        registered), and shown as an output of run ``also_output_of`` too (the pipeline run, whose
+        page then lists the model). The fluent API is the only way to log a model; it points at
+        this run only here."""
         import mlflow
         import mlflow.pytorch
 
@@ -333,6 +337,8 @@ class Tracker:
                 pip_requirements=["torch", "landmarkgait"],
             )
         pytorch_log.setLevel(level)
+        if also_output_of is not None and info.model_id:
+            self._client.log_outputs(also_output_of, [LoggedModelOutput(info.model_id, step=0)])
         if registered is None:
             return
         try:

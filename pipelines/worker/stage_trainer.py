@@ -326,7 +326,10 @@ class StageTrainer:
             stage_outputs.log_visual_summary(self.tracker, self.run_id, unwrap(model), dataset)
             if self.spec.evaluates:
                 self.tracker.log_pytorch_model(
-                    self.run_id, unwrap(model), self.job.config.tracking.registered_model
+                    self.run_id,
+                    unwrap(model),
+                    self.job.config.tracking.registered_model,
+                    also_output_of=self.job.pipeline_run_id,
                 )
             self.tracker.set_tags(self.run_id, {TAG_ITERATION: iteration})
         self._report_checkpoint(model, optimizer, scheduler, iteration, summary, finished=True)
