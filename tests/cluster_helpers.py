@@ -56,6 +56,7 @@ class RayHead:
     address: str
     dashboard_url: str
     env: dict[str, str]
+    pid: int  # the `ray start --block` process: the head's servers and workers descend from it
 
 
 def run_cli(

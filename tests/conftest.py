@@ -65,7 +65,7 @@ def ray_head(landmarkgait_home: Path, tmp_path_factory: pytest.TempPathFactory) 
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    head = RayHead(f"127.0.0.1:{port}", f"http://127.0.0.1:{dashboard_port}", env)
+    head = RayHead(f"127.0.0.1:{port}", f"http://127.0.0.1:{dashboard_port}", env, process.pid)
     try:
         wait_until(
             lambda: process.poll() is not None or http_ok(head.dashboard_url + "/api/version", secret),
