@@ -179,7 +179,6 @@ def execute(
     tracker.log_text(parent, config.to_yaml(), "config/resolved.yaml")
     tracker.log_dataset(
         parent,
-        prepared.dataset_path.name,
         str(prepared.dataset_path),
         prepared.data.fingerprint,
         prepared.data.splits(with_test=any(stage_spec(task.stage).evaluates for task in plan)),
@@ -198,10 +197,7 @@ def execute(
         stage_runs = collect_stage_runs(tracker, parent, plan)
         outcome = summarise(tracker, parent, stage_runs, reused)
     except BaseException as error:
-        status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
-        for run in tracker.stage_runs_of_pipeline(parent):
-            tracker.finish_if_running(run.run_id, status)
-        tracker.finish_if_running(parent, status)
+        close_pipeline_run(tracker, parent, "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
         raise
     tracker.finish(parent)
     return outcome
@@ -215,13 +211,17 @@ def close_orphans(tracker: Tracker, train_run: str, keep: str | None) -> None:
     stage run this run resumes is reopened by its worker.
     """
     for orphan in tracker.running_pipeline_runs(train_run):
-        if orphan.run_id == keep:
-            continue
-        for stage_run in tracker.stage_runs_of_pipeline(orphan.run_id):
-            if stage_run.status == "RUNNING":
-                tracker.finish(stage_run.run_id, "KILLED")
-        tracker.finish(orphan.run_id, "KILLED")
-        log.info("closed pipeline run %s, left running by an interrupted driver", orphan.run_id)
+        if orphan.run_id != keep:
+            close_pipeline_run(tracker, orphan.run_id, "KILLED")
+            log.info("closed pipeline run %s, left running by an interrupted driver", orphan.run_id)
+
+
+def close_pipeline_run(tracker: Tracker, run_id: str, status: str) -> None:
+    """End a pipeline run and its stage runs that are still running with ``status``."""
+    for stage_run in tracker.stage_runs_of_pipeline(run_id):
+        if stage_run.status == "RUNNING":
+            tracker.finish(stage_run.run_id, status)
+    tracker.finish_if_running(run_id, status)
 
 
 def train_run_name(config: PipelineConfig, plan: Sequence[StageTask], force: bool) -> str:
@@ -306,8 +306,10 @@ def summarise(
     if evaluated is None:
         return outcome
     outcome.evaluated_run_id = evaluated
-    metrics = tracker.get_run(evaluated).metrics
-    outcome.evaluation = {key: value for key, value in metrics.items() if key.startswith("eval/")}
+    evaluated_record = tracker.get_run(evaluated)
+    outcome.evaluation = {
+        key: value for key, value in evaluated_record.metrics.items() if key.startswith("eval/")
+    }
     if outcome.evaluation and parent != evaluated:
         tracker.log_metrics(parent, outcome.evaluation, step=0)
     rank1_table = tracker.read_text_artifact(evaluated, "evaluation/latest/rank1_table.txt")
@@ -316,10 +318,9 @@ def summarise(
     else:
         outcome.rank1_table = rank1_table
     if parent != evaluated:
-        run = tracker.get_run(evaluated)
-        data = evaluation_of(run)
+        data = evaluation_of(evaluated_record)
         headline = (
-            f"**{method_label(run.params)}** on `{Path(data.dataset_path).name}` "
+            f"**{method_label(evaluated_record.params)}** on `{Path(data.dataset_path).name}` "
             f"(`{data.fingerprint[:19]}`), evaluated as `{data.protocol_tag}`"
         )
         set_description(
@@ -365,7 +366,6 @@ def evaluate_recognition_run(
         )
         tracker.log_dataset(
             target,
-            prepared.dataset_path.name,
             str(prepared.dataset_path),
             prepared.data.fingerprint,
             {"test": prepared.data.test_subjects},

@@ -147,14 +147,16 @@ class Tracker:
         self._client.log_artifact(run_id, str(path), artifact_path)
 
     def log_dataset(
-        self, run_id: str, name: str, source: str, fingerprint: str, splits: Mapping[str, Sequence[str]]
+        self, run_id: str, source: str, fingerprint: str, splits: Mapping[str, Sequence[str]]
     ) -> None:
-        """The Parquet dataset as the run's MLflow dataset inputs: one per split (``{context:
-        subjects}``, e.g. train and test), so the UI's Dataset column and filters show what it used.
+        """The Parquet dataset at ``source`` as the run's MLflow dataset inputs: one per split
+        (``{context: subjects}``, e.g. train and test), so the UI's Dataset column and filters show
+        what it used.
 
         MLflow keeps one input per (name, digest) and run, so each split is its own dataset
-        ``name:context``; the digest is the content fingerprint (its first 12 hex digits; the
-        profile holds it whole)."""
+        ``<folder name>:context``; the digest is the content fingerprint (its first 12 hex digits;
+        the profile holds it whole)."""
+        name = Path(source).name
         digest = fingerprint.removeprefix("sha256:")[:12]
         inputs = [
             DatasetInput(

@@ -141,7 +141,6 @@ class StageTrainer:
                 self.tracker.log_text(run_id, self.job.config.to_yaml(), "config/resolved.yaml")
                 self.tracker.log_dataset(
                     run_id,
-                    Path(self.job.dataset_path).name,
                     self.job.dataset_path,
                     self.job.data.fingerprint,
                     self.job.data.splits(with_test=stage_spec(self.stage).evaluates),
