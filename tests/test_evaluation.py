@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 
 import numpy as np
 import pytest
@@ -156,7 +157,7 @@ def test_chunked_evaluation_equals_unchunked(monkeypatch: pytest.MonkeyPatch) ->
     embeddings = torch.stack(rows)
     whole = evaluate_casia_b(embeddings, subjects, types, views, metric="cos").summary()
     crossed = evaluate_casia_b(embeddings, subjects, types, views, cross_view_gallery=True).summary()
-    monkeypatch.setattr(evaluation, "_CHUNK_ELEMENTS", 7)  # one probe per chunk
+    monkeypatch.setattr(evaluation, "_CHUNK_ELEMENTS", 1)  # one probe per chunk
     assert evaluate_casia_b(embeddings, subjects, types, views, metric="cos").summary() == pytest.approx(
         whole
     )
@@ -232,3 +233,53 @@ def test_bad_inputs_raise_clear_errors() -> None:
         evaluate_casia_b(torch.zeros(12), subjects, types, views)
     with pytest.raises(DataError, match="no probe subject appears in the gallery"):
         evaluate_open_set(torch.zeros(2, 1), ["a", "b"], [True, False])
+
+
+def _reference_statistics(distance: torch.Tensor, matches: torch.Tensor) -> list[tuple[int, float, float]]:
+    """First hit, AP and INP per probe by the definition: a stable sort of each row, walked in Python."""
+    rows = []
+    for row, hit in zip(distance.tolist(), matches.tolist(), strict=True):
+        order = sorted(range(len(row)), key=lambda j: (row[j], j))
+        ranks = [position + 1 for position, j in enumerate(order) if hit[j]]
+        if not ranks:
+            rows.append((len(row), math.nan, math.nan))
+            continue
+        precision = sum((k + 1) / rank for k, rank in enumerate(ranks)) / len(ranks)
+        rows.append((ranks[0] - 1, precision, len(ranks) / ranks[-1]))
+    return rows
+
+
+@pytest.mark.parametrize("counted", [True, False])
+def test_rank_statistics_equal_a_stable_sort_with_ties(
+    monkeypatch: pytest.MonkeyPatch, counted: bool
+) -> None:
+    generator = torch.Generator().manual_seed(3)
+    distance = torch.randint(0, 6, (60, 25), generator=generator).float()  # many ties
+    matches = torch.rand(60, 25, generator=generator) < 0.12
+    matches[:5] = False  # probes without a match
+    excluded = torch.rand(60, 25, generator=generator) < 0.1
+    if not counted:
+        monkeypatch.setattr(evaluation, "_MAX_COUNTED_MATCHES", 0)
+    stats = evaluation.rank_statistics(distance, matches, excluded)
+    expected = _reference_statistics(distance.masked_fill(excluded, math.inf), matches & ~excluded)
+    first_hit, precision, penalty = (
+        torch.tensor(column, dtype=dtype)
+        for column, dtype in zip(
+            zip(*expected, strict=True), (torch.long, torch.double, torch.double), strict=True
+        )
+    )
+    assert torch.equal(stats.first_hit, first_hit)
+    torch.testing.assert_close(stats.average_precision.double(), precision, equal_nan=True)
+    torch.testing.assert_close(stats.inverse_negative_penalty.double(), penalty, equal_nan=True)
+    assert torch.equal(stats.has_match, (matches & ~excluded).any(1))
+
+
+def test_part_distance_accumulates_parts_in_opengait_order() -> None:
+    generator = torch.Generator().manual_seed(1)
+    probe, gallery = torch.randn(7, 16, 5, generator=generator), torch.randn(9, 16, 5, generator=generator)
+    expected = torch.zeros(7, 9)
+    for part in range(5):  # OpenGait's cuda_dist, part by part
+        x, y = probe[:, :, part], gallery[:, :, part]
+        squared = x.square().sum(1)[:, None] + y.square().sum(1)[None, :] - 2 * x @ y.T
+        expected += torch.sqrt(torch.relu(squared))
+    torch.testing.assert_close(pairwise_distance(probe, gallery, "euc"), expected / 5, rtol=1e-6, atol=1e-6)

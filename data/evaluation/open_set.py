@@ -15,7 +15,7 @@ import torch
 
 from landmarkgait.data.errors import DataError
 from landmarkgait.data.evaluation.labelled import prepare_inputs
-from landmarkgait.data.evaluation.ranking import pairwise_distance, probe_chunks, rank_statistics
+from landmarkgait.data.evaluation.ranking import PartGallery, probe_chunks, rank_statistics
 from landmarkgait.data.evaluation.results import GaitEvaluation
 
 log = logging.getLogger(__name__)
@@ -87,14 +87,14 @@ def evaluate_open_set(
             raise DataError(f"{name} selects no sequence")
     device = data.embeddings.device
     gallery_index = torch.as_tensor(np.flatnonzero(gallery_), device=device)
-    gallery = data.embeddings[gallery_index]
+    gallery = PartGallery(data.embeddings[gallery_index], metric)
     gallery_ids = data.subject_ids[gallery_index]
     probe_index = np.flatnonzero(probe)
     first_hits, precisions, penalties = [], [], []
-    for chunk in probe_chunks(probe_index.size, gallery.shape[0], gallery.shape[2]):
+    for chunk in probe_chunks(probe_index.size, gallery):
         rows = torch.as_tensor(probe_index[chunk], device=device)
         matches = data.subject_ids[rows][:, None] == gallery_ids[None, :]
-        stats = rank_statistics(pairwise_distance(data.embeddings[rows], gallery, metric), matches)
+        stats = rank_statistics(gallery.distance(data.embeddings[rows]), matches)
         valid = stats.has_match
         first_hits.append(stats.first_hit[valid].cpu())
         precisions.append(stats.average_precision[valid].double().cpu())

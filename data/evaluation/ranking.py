@@ -1,9 +1,17 @@
 """Distances between part-based embeddings and the ranking statistics of each probe.
 
 The arithmetic every protocol shares, as OpenGait computes it: Euclidean (or cosine) distance per
-horizontal part averaged over parts, then rank-1, average precision and inverse negative penalty
-per probe. Device-agnostic torch, run where the embeddings live; protocols work through the probes
-in ``probe_chunks`` so that memory stays bounded for large galleries. It must not know protocols.
+horizontal part, accumulated part by part and divided by the part count, then rank-1, average
+precision and inverse negative penalty per probe. Device-agnostic torch, run where the embeddings
+live. It must not know protocols.
+
+Cost and memory stay bounded at any scale (the full OU-MVLP test set has ~144,000 sequences):
+
+- a ``PartGallery`` is prepared once (part-major copy, squared norms) and reused by every probe
+  chunk, so no chunk touches gallery-sized temporaries other than its own distance block;
+- ``probe_chunks`` sizes chunks so that a ``[chunk, gallery]`` block stays within a fixed budget;
+- ranks are counted, not sorted, when a probe has few matching gallery entries (one per view on
+  OU-MVLP, four on CASIA-B): the rank of a match is the number of entries that sort before it.
 """
 
 from __future__ import annotations
@@ -17,30 +25,61 @@ import torch.nn.functional as F
 from landmarkgait.data.errors import DataError
 from landmarkgait.data.evaluation.names import METRICS
 
-# Elements of the probe-chunk x gallery x parts distance block computed at once (~64 MB float32).
-_CHUNK_ELEMENTS = 1 << 24
+# Elements of one probe-chunk x gallery distance block, and of one probe chunk's embeddings (~32 MB
+# float32; a few such blocks live at once).
+_CHUNK_ELEMENTS = 1 << 23
+# Up to this many matches per probe, ranks are counted (a pass over the block per match); beyond, sorted.
+_MAX_COUNTED_MATCHES = 12
+
+
+class PartGallery:
+    """Gallery embeddings ``[m, C, P]`` prepared once for the distances of many probe chunks."""
+
+    def __init__(self, gallery: torch.Tensor, metric: str = "euc") -> None:
+        if metric not in METRICS:
+            raise DataError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+        self.metric = metric
+        if metric == "cos":
+            gallery = F.normalize(gallery, p=2, dim=1)
+        self.parts = gallery.permute(2, 0, 1).contiguous()  # [P, m, C]
+        self.squared_norms = self.parts.square().sum(-1)  # [P, m]
+
+    def __len__(self) -> int:
+        return self.parts.shape[1]
+
+    def distance(self, probe: torch.Tensor) -> torch.Tensor:
+        """Distance ``[n, m]`` of probes ``[n, C, P]`` to the gallery, averaged over parts.
+
+        ``euc``: per part ``sqrt(relu(|x|^2 + |y|^2 - 2 x.y))``; ``cos``: ``1 - mean of x.y`` of the
+        L2-normalised parts. Parts are summed one by one in the order of OpenGait's ``cuda_dist``;
+        distances equal its own to float rounding (matrix products of other memory layouts differ
+        in the last bit).
+        """
+        if self.metric == "cos":
+            probe = F.normalize(probe, p=2, dim=1)
+        probe_parts = probe.permute(2, 0, 1).contiguous()  # [P, n, C]
+        num_parts = probe_parts.shape[0]
+        if num_parts != self.parts.shape[0] or probe_parts.shape[2] != self.parts.shape[2]:
+            raise DataError(
+                f"probe embeddings [n, C, P] = {tuple(probe.shape)} do not match the gallery's "
+                f"C = {self.parts.shape[2]}, P = {num_parts}"
+            )
+        total = torch.zeros(probe_parts.shape[1], len(self), dtype=probe.dtype, device=probe.device)
+        probe_norms = probe_parts.square().sum(-1) if self.metric == "euc" else None
+        for part in range(num_parts):
+            inner = probe_parts[part] @ self.parts[part].T
+            if probe_norms is None:
+                total += inner
+                continue
+            squared = probe_norms[part][:, None] + self.squared_norms[part][None, :]
+            squared.sub_(inner, alpha=2.0)
+            total += squared.clamp_(min=0.0).sqrt_()
+        return 1.0 - total / num_parts if self.metric == "cos" else total / num_parts
 
 
 def pairwise_distance(probe: torch.Tensor, gallery: torch.Tensor, metric: str = "euc") -> torch.Tensor:
-    """Distance ``[n, m]`` between embeddings ``[n, C, P]`` and ``[m, C, P]``, averaged over parts.
-
-    ``euc``: Euclidean distance of each part's C-dim feature, averaged over the P parts.
-    ``cos``: 1 - cosine similarity per part, averaged over parts.
-    """
-    if metric not in METRICS:
-        raise DataError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
-    if metric == "cos":
-        probe = F.normalize(probe, p=2, dim=1)
-        gallery = F.normalize(gallery, p=2, dim=1)
-    probe_parts = probe.permute(2, 0, 1)  # [P, n, C]
-    gallery_parts = gallery.permute(2, 1, 0)  # [P, C, m]
-    inner = torch.bmm(probe_parts, gallery_parts)  # [P, n, m]
-    if metric == "cos":
-        return 1.0 - inner.mean(0)
-    squared = (
-        probe_parts.square().sum(-1, keepdim=True) + gallery_parts.square().sum(1, keepdim=True) - 2.0 * inner
-    )
-    return squared.clamp_min(0.0).sqrt().mean(0)
+    """Distance ``[n, m]`` between embeddings ``[n, C, P]`` and ``[m, C, P]``, averaged over parts."""
+    return PartGallery(gallery, metric).distance(probe)
 
 
 @dataclass(frozen=True)
@@ -59,29 +98,71 @@ def rank_statistics(
     """Rank gallery entries by ``distance`` ``[n, m]`` (m >= 1) and score where ``matches`` ``[n, m]`` land.
 
     ``excluded`` ``[n, m]`` removes gallery entries from a probe's ranking (they sort last and never
-    count as matches). Ties keep gallery order (stable sort), so results are reproducible.
+    count as matches). Ties keep gallery order (as a stable sort), so results are reproducible.
     AP is the mean of precision at each correct entry; INP = number of correct entries divided by
     the rank of the hardest (last) correct entry.
     """
     if excluded is not None:
         distance = distance.masked_fill(excluded, math.inf)
         matches = matches & ~excluded
+    counts = matches.sum(1)
+    if int(counts.max()) <= _MAX_COUNTED_MATCHES:
+        match_ranks = _counted_match_ranks(distance, matches, counts)
+    else:
+        match_ranks = _sorted_match_ranks(distance, matches, counts)
+    return _statistics_from_ranks(match_ranks, counts, distance.shape[1], distance.dtype)
+
+
+def _sorted_match_ranks(distance: torch.Tensor, matches: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """1-based ranks of each probe's matches, ascending, ``[n, max matches]`` (padded with inf), by sorting."""
     order = torch.sort(distance, dim=1, stable=True).indices
     ranked = torch.gather(matches, 1, order)
-    cumulative = ranked.cumsum(1)
-    num_relevant = cumulative[:, -1]
-    has_match = num_relevant > 0
     positions = torch.arange(1, ranked.shape[1] + 1, device=distance.device, dtype=distance.dtype)
-    precision = (cumulative.to(distance.dtype) / positions) * ranked
-    nan = torch.full_like(num_relevant, math.nan, dtype=distance.dtype)
-    average_precision = torch.where(has_match, precision.sum(1) / num_relevant.clamp_min(1), nan)
-    first_hit = torch.where(has_match, ranked.to(torch.int8).argmax(1), ranked.shape[1])
-    last_hit = ranked.shape[1] - 1 - ranked.flip(1).to(torch.int8).argmax(1)
-    inverse_negative_penalty = torch.where(has_match, num_relevant / (last_hit + 1).to(distance.dtype), nan)
+    ranks = torch.where(ranked, positions, math.inf)
+    return ranks.sort(1).values[:, : max(1, int(counts.max()))]
+
+
+def _counted_match_ranks(distance: torch.Tensor, matches: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """As ``_sorted_match_ranks``, by counting the entries that a stable sort puts before each match."""
+    width = max(1, int(counts.max()))
+    rows, columns = matches.nonzero(as_tuple=True)  # row-major: each row's matches in gallery order
+    starts = torch.cumsum(counts, 0) - counts
+    slots = torch.arange(rows.numel(), device=distance.device) - starts[rows]
+    match_columns = torch.full((distance.shape[0], width), -1, dtype=torch.long, device=distance.device)
+    match_columns[rows, slots] = columns
+    valid = match_columns >= 0
+    match_distance = torch.gather(distance, 1, match_columns.clamp_min(0))
+    gallery_order = torch.arange(distance.shape[1], device=distance.device)
+    ranks = torch.full(match_columns.shape, math.inf, dtype=distance.dtype, device=distance.device)
+    for slot in range(width):
+        threshold = match_distance[:, slot : slot + 1]
+        before = (distance < threshold).sum(1)
+        tied_before = (
+            (distance == threshold) & (gallery_order[None, :] < match_columns[:, slot : slot + 1])
+        ).sum(1)
+        ranks[:, slot] = torch.where(valid[:, slot], (before + tied_before + 1).to(distance.dtype), math.inf)
+    return ranks.sort(1).values
+
+
+def _statistics_from_ranks(
+    match_ranks: torch.Tensor, counts: torch.Tensor, gallery_size: int, dtype: torch.dtype
+) -> RankStatistics:
+    """First hit, AP and INP from each probe's ascending 1-based match ranks (inf-padded)."""
+    has_match = counts > 0
+    valid = torch.isfinite(match_ranks)
+    ordinals = torch.arange(1, match_ranks.shape[1] + 1, device=match_ranks.device, dtype=dtype)
+    precision_at_matches = torch.where(valid, ordinals / match_ranks.where(valid, 1.0), 0.0)
+    nan = torch.full(counts.shape, math.nan, dtype=dtype, device=counts.device)
+    average_precision = torch.where(has_match, precision_at_matches.sum(1) / counts.clamp_min(1), nan)
+    last_rank = match_ranks.where(valid, 0.0).amax(1)
+    inverse_negative_penalty = torch.where(has_match, counts.to(dtype) / last_rank.clamp_min(1.0), nan)
+    first_hit = torch.where(has_match, match_ranks[:, 0].where(has_match, 1.0).long() - 1, gallery_size)
     return RankStatistics(first_hit, average_precision, inverse_negative_penalty, has_match)
 
 
-def probe_chunks(num_probes: int, num_gallery: int, num_parts: int) -> list[slice]:
-    """Consecutive probe slices whose distance blocks to the whole gallery stay within the memory bound."""
-    step = max(1, _CHUNK_ELEMENTS // max(1, num_gallery * num_parts))
+def probe_chunks(num_probes: int, gallery: PartGallery) -> list[slice]:
+    """Consecutive probe slices whose distance blocks to ``gallery`` and whose own embedding copies
+    (``[chunk, C, P]``) stay within the memory bound."""
+    num_gallery, embedding_size = len(gallery), gallery.parts.shape[0] * gallery.parts.shape[2]
+    step = max(1, _CHUNK_ELEMENTS // max(1, num_gallery, embedding_size))
     return [slice(start, min(start + step, num_probes)) for start in range(0, num_probes, step)]

@@ -18,7 +18,7 @@ import torch
 from landmarkgait.data.errors import DataError
 from landmarkgait.data.evaluation.labelled import LabelledEmbeddings, prepare_inputs
 from landmarkgait.data.evaluation.names import ALL_VIEWS
-from landmarkgait.data.evaluation.ranking import pairwise_distance, probe_chunks, rank_statistics
+from landmarkgait.data.evaluation.ranking import PartGallery, probe_chunks, rank_statistics
 from landmarkgait.data.evaluation.results import GaitEvaluation, ViewTable
 
 log = logging.getLogger(__name__)
@@ -72,10 +72,6 @@ class ViewProtocol:
         gallery_mask = np.isin(data.types, list(gallery_types))
         if not gallery_mask.any():
             raise DataError(f"no gallery sequences: none of the types is one of {', '.join(gallery_types)}")
-        gallery_index = torch.as_tensor(np.flatnonzero(gallery_mask), device=data.embeddings.device)
-        gallery = data.embeddings[gallery_index]
-        gallery_ids = data.subject_ids[gallery_index]
-        gallery_views = data.views[gallery_mask]
 
         tables = []
         for condition, probe_types in probe_conditions.items():
@@ -84,14 +80,10 @@ class ViewProtocol:
                 log.debug("condition %s: no probe sequences of types %s; skipped", condition, probe_types)
                 continue
             if cross_view_gallery:
-                hits, precisions = _cross_view_scores(
-                    data, probe_mask, gallery, gallery_ids, gallery_views, metric
-                )
+                hits, precisions = _cross_view_scores(data, probe_mask, gallery_mask, metric)
                 columns: tuple[str, ...] = (ALL_VIEWS,)
             else:
-                hits, precisions = _single_view_scores(
-                    data, probe_mask, gallery, gallery_ids, gallery_views, view_list, metric
-                )
+                hits, precisions = _single_view_scores(data, probe_mask, gallery_mask, view_list, metric)
                 columns = view_list
             tables.append(
                 _view_table(condition, view_list, columns, data.views[probe_mask], hits, precisions)
@@ -134,53 +126,51 @@ def _view_table(
 def _single_view_scores(
     data: LabelledEmbeddings,
     probe_mask: np.ndarray,
-    gallery: torch.Tensor,
-    gallery_ids: torch.Tensor,
-    gallery_views: np.ndarray,
+    gallery_mask: np.ndarray,
     view_list: tuple[str, ...],
     metric: str,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per probe and gallery view: rank-1 hit (1/0, NaN if that view has no gallery) and AP."""
+    """Per probe and gallery view: rank-1 hit (1/0, NaN if that view has no gallery) and AP.
+
+    One gallery view at a time, as OpenGait: only that view's gallery is copied and prepared.
+    """
     device = data.embeddings.device
     probe_index = np.flatnonzero(probe_mask)
     hits = np.full((probe_index.size, len(view_list)), np.nan)
     precisions = np.full_like(hits, np.nan)
-    columns = [torch.as_tensor(np.flatnonzero(gallery_views == view), device=device) for view in view_list]
-    for chunk in probe_chunks(probe_index.size, gallery.shape[0], gallery.shape[2]):
-        rows = torch.as_tensor(probe_index[chunk], device=device)
-        distance = pairwise_distance(data.embeddings[rows], gallery, metric)
-        probe_ids = data.subject_ids[rows]
-        for column, gallery_columns in enumerate(columns):
-            if gallery_columns.numel() == 0:
-                continue
-            matches = probe_ids[:, None] == gallery_ids[gallery_columns][None, :]
-            stats = rank_statistics(distance[:, gallery_columns], matches)
+    for column, view in enumerate(view_list):
+        gallery_index = torch.as_tensor(np.flatnonzero(gallery_mask & (data.views == view)), device=device)
+        if gallery_index.numel() == 0:
+            continue
+        gallery = PartGallery(data.embeddings[gallery_index], metric)
+        gallery_ids = data.subject_ids[gallery_index]
+        for chunk in probe_chunks(probe_index.size, gallery):
+            rows = torch.as_tensor(probe_index[chunk], device=device)
+            matches = data.subject_ids[rows][:, None] == gallery_ids[None, :]
+            stats = rank_statistics(gallery.distance(data.embeddings[rows]), matches)
             hits[chunk, column] = (stats.first_hit == 0).double().cpu().numpy()
             precisions[chunk, column] = stats.average_precision.double().cpu().numpy()
     return hits, precisions
 
 
 def _cross_view_scores(
-    data: LabelledEmbeddings,
-    probe_mask: np.ndarray,
-    gallery: torch.Tensor,
-    gallery_ids: torch.Tensor,
-    gallery_views: np.ndarray,
-    metric: str,
+    data: LabelledEmbeddings, probe_mask: np.ndarray, gallery_mask: np.ndarray, metric: str
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per probe: rank-1 hit and AP against all gallery views, own subject's own view excluded."""
     device = data.embeddings.device
     probe_index = np.flatnonzero(probe_mask)
     hits = np.empty((probe_index.size, 1))
     precisions = np.empty_like(hits)
-    _, view_codes = np.unique(np.concatenate([data.views, gallery_views]), return_inverse=True)
-    probe_view_ids = torch.as_tensor(view_codes[: data.views.size], device=device)
-    gallery_view_ids = torch.as_tensor(view_codes[data.views.size :], device=device)
-    for chunk in probe_chunks(probe_index.size, gallery.shape[0], gallery.shape[2]):
+    gallery_index = torch.as_tensor(np.flatnonzero(gallery_mask), device=device)
+    gallery = PartGallery(data.embeddings[gallery_index], metric)
+    gallery_ids = data.subject_ids[gallery_index]
+    _, view_codes = np.unique(data.views, return_inverse=True)
+    view_ids = torch.as_tensor(view_codes.reshape(-1), device=device)
+    gallery_view_ids = view_ids[gallery_index]
+    for chunk in probe_chunks(probe_index.size, gallery):
         rows = torch.as_tensor(probe_index[chunk], device=device)
-        probe_ids = data.subject_ids[rows]
-        same_subject = probe_ids[:, None] == gallery_ids[None, :]
-        excluded = same_subject & (probe_view_ids[rows][:, None] == gallery_view_ids[None, :])
+        same_subject = data.subject_ids[rows][:, None] == gallery_ids[None, :]
+        excluded = same_subject & (view_ids[rows][:, None] == gallery_view_ids[None, :])
         empty = excluded.all(1)
         if bool(empty.any()):
             first = int(probe_index[chunk][int(empty.nonzero()[0, 0])])
@@ -188,9 +178,7 @@ def _cross_view_scores(
                 f"probe sequence {first} (subject {data.subjects[first]}, view {data.views[first]}) has no "
                 "gallery sequence left after excluding its own subject's sequences of its own view"
             )
-        stats = rank_statistics(
-            pairwise_distance(data.embeddings[rows], gallery, metric), same_subject, excluded
-        )
+        stats = rank_statistics(gallery.distance(data.embeddings[rows]), same_subject, excluded)
         hits[chunk, 0] = (stats.first_hit == 0).double().cpu().numpy()
         precisions[chunk, 0] = stats.average_precision.double().cpu().numpy()
     return hits, precisions
