@@ -59,7 +59,21 @@ def height_order(landmarks: torch.Tensor, mode: str, per_sample: bool) -> torch.
         heights = heights.mean(dim=1) if per_sample else heights.mean(dim=(0, 1)).unsqueeze(0)
     else:
         raise ValueError(f"grouping mode {mode!r}: expected 'official' or 'mean'")
-    return torch.sort(heights, dim=-1, stable=True).indices
+    return stable_argsort(heights)
+
+
+def stable_argsort(values: torch.Tensor) -> torch.Tensor:
+    """``torch.sort(values, dim=-1, stable=True).indices`` for short rows, by counting.
+
+    Landmark rows are short (L <= a few dozen), so comparing all pairs costs nothing, and unlike a
+    stable sort it exports to ONNX (``landmarkgait export``).
+    """
+    length = values.shape[-1]
+    index = torch.arange(length, device=values.device)
+    smaller = values[..., None, :] < values[..., :, None]  # [..., i, j]: value j sorts before value i
+    tied_before = (values[..., None, :] == values[..., :, None]) & (index[None, :] < index[:, None])
+    position = (smaller | tied_before).sum(-1)  # where each value lands
+    return (position[..., None, :] == index[:, None]).to(torch.int8).argmax(-1)
 
 
 def part_heatmaps(heatmaps: torch.Tensor, order: torch.Tensor, sizes: tuple[int, int, int]) -> torch.Tensor:

@@ -60,6 +60,15 @@ class BoxMean3x3(nn.Module):
         return (rows[..., :-2, :] + rows[..., 1:-1, :] + rows[..., 2:, :]) / 9
 
 
+def tracing_graph() -> bool:
+    """True while ``torch.jit.trace`` or ``torch.export`` records the network (``landmarkgait export``).
+
+    The CPU speed-ups that depend on a tensor's size or content take PyTorch's plain path then, so
+    that the recorded graph holds for any sequence length and input.
+    """
+    return torch.jit.is_tracing() or torch.compiler.is_exporting()
+
+
 class FrameStack(nn.Module):
     """Layers applied to every frame independently, frames flattened into the batch.
 
@@ -77,7 +86,7 @@ class FrameStack(nn.Module):
         self.forward_block = nn.Sequential(*layers)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        if frames.device.type != "cpu" or frames.shape[0] <= self.FRAME_CHUNK:
+        if frames.device.type != "cpu" or frames.shape[0] <= self.FRAME_CHUNK or tracing_graph():
             return self.forward_block(frames)
         return torch.cat([self.forward_block(chunk) for chunk in frames.split(self.FRAME_CHUNK)])
 

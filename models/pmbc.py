@@ -15,7 +15,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from landmarkgait.models.config import PMBCConfig
-from landmarkgait.models.layers import BasicConv3d, BoxMean3x3, GeMHPP, SeparateBNNecks, SeparateFCs
+from landmarkgait.models.layers import (
+    BasicConv3d,
+    BoxMean3x3,
+    GeMHPP,
+    SeparateBNNecks,
+    SeparateFCs,
+    tracing_graph,
+)
 
 
 def conv3d_block(
@@ -75,7 +82,13 @@ def _window(nonzero: torch.Tensor) -> tuple[int, int]:
 
 def support_window(clips: torch.Tensor) -> tuple[tuple[int, int], tuple[int, int]] | None:
     """Rows and columns ``[start, stop)`` of ``clips`` ``[B, T, H, W]`` outside which PMBC-Net's
-    output is exactly zero for every clip and frame; None if all clips are empty."""
+    output is exactly zero for every clip and frame; None if all clips are empty.
+
+    Data-dependent, so a traced or exported graph (``landmarkgait export``) computes the whole map:
+    the window is the full frame there.
+    """
+    if tracing_graph():
+        return (0, clips.shape[2]), (0, clips.shape[3])
     occupied = clips.detach() != 0
     rows = occupied.any(dim=3).any(dim=(0, 1))
     if not bool(rows.any()):

@@ -22,6 +22,7 @@ log = logging.getLogger("landmarkgait")
 DATA_COMMAND_MODULES = (
     "landmarkgait.pipelines.commands.data_commands",
     "landmarkgait.pipelines.commands.synth_commands",
+    "landmarkgait.pipelines.commands.video_commands",
 )
 # Modules adding top-level subcommands.
 TOP_COMMAND_MODULES = (
@@ -29,6 +30,7 @@ TOP_COMMAND_MODULES = (
     "landmarkgait.pipelines.commands.train_commands",
     "landmarkgait.pipelines.commands.sweep_commands",
     "landmarkgait.pipelines.commands.report_commands",
+    "landmarkgait.pipelines.commands.deploy_commands",
 )
 
 

@@ -51,6 +51,10 @@ def stop_process(process: subprocess.Popen, timeout_s: float = 30) -> None:
             process.wait(timeout=10)
 
 
+# The views of the session's micro dataset (conftest.micro_dataset).
+MICRO_VIEWS = ("000", "090", "180")
+
+
 @dataclass(frozen=True)
 class RayHead:
     address: str

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cluster_helpers import BIN, RayHead, http_ok, stop_process, wait_until
+from cluster_helpers import BIN, MICRO_VIEWS, RayHead, http_ok, stop_process, wait_until
 
 from landmarkgait.pipelines.driver.ports import free_loopback_port, free_loopback_ports
 
@@ -124,9 +124,6 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield uri
     finally:
         stop_process(process)
-
-
-MICRO_VIEWS = ("000", "090", "180")
 
 
 @pytest.fixture(scope="session")

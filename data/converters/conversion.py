@@ -95,7 +95,6 @@ def convert_tree(
     check_destination(out, overwrite=overwrite, source=src)
     items, skipped = scan_tree(src, input_format.suffix)
     worker_arguments = input_format.worker_arguments(items)
-    source = f"{input_format.source_kind}:{src.resolve()}"
     with staging_dir(out) as staging:
         chunks = split(items, workers, sequences_per_shard)
         tasks = [(chunk, staging / shard_file_name(n), *worker_arguments) for n, chunk in enumerate(chunks)]
@@ -106,28 +105,61 @@ def convert_tree(
             workers,
             f"Converting {src.name}",
         )
-        skipped += [item for result in results for item in result.skipped]
-        skipped.sort(key=lambda item: item.location)
-        for item in skipped:
-            log.warning("skipped %s: %s", item.location, item.reason)
-        if strict and skipped:
-            raise DataError(
-                f"{src}: {len(skipped)} sequences could not be converted (strict mode), first: "
-                f"{skipped[0].location}: {skipped[0].reason}"
-            )
-        shards = [result.shard for result in results if result.shard is not None]
-        if not shards:
-            raise DataError(f"{src}: no sequence could be converted (first reason: {skipped[0].reason})")
-        dropped = sum(result.dropped_frames for result in results)
-        extra = {**input_format.extra, "skipped_sequences": len(skipped), "dropped_frames": dropped}
-        assemble_dataset(
-            staging,
+        return finish_conversion(
+            src,
             out,
-            name=name or out.name,
-            source=source,
-            extra_metadata={"conversion": extra},
+            staging,
+            results,
+            skipped,
+            extra=input_format.extra,
+            name=name,
+            source=f"{input_format.source_kind}:{src.resolve()}",
             overwrite=overwrite,
+            strict=strict,
         )
+
+
+def finish_conversion(
+    src: Path,
+    out: Path,
+    staging: Path,
+    results: list[ChunkResult],
+    skipped: list[SkippedItem],
+    *,
+    extra: dict[str, Any],
+    name: str | None,
+    source: str,
+    overwrite: bool,
+    strict: bool,
+) -> ConversionReport:
+    """Report the skipped items, enforce ``strict`` and assemble the chunks' shards in ``staging`` as ``out``.
+
+    The common end of every converter, whatever ran its chunks (a process pool or Ray tasks).
+    """
+    skipped = sorted(
+        [*skipped, *(item for result in results for item in result.skipped)], key=lambda item: item.location
+    )
+    for item in skipped:
+        log.warning("skipped %s: %s", item.location, item.reason)
+    if strict and skipped:
+        raise DataError(
+            f"{src}: {len(skipped)} sequences could not be converted (strict mode), first: "
+            f"{skipped[0].location}: {skipped[0].reason}"
+        )
+    shards = [result.shard for result in results if result.shard is not None]
+    if not shards:
+        raise DataError(f"{src}: no sequence could be converted (first reason: {skipped[0].reason})")
+    dropped = sum(result.dropped_frames for result in results)
+    assemble_dataset(
+        staging,
+        out,
+        name=name or out.name,
+        source=source,
+        extra_metadata={
+            "conversion": {**extra, "skipped_sequences": len(skipped), "dropped_frames": dropped}
+        },
+        overwrite=overwrite,
+    )
     return ConversionReport(
         out=out,
         num_sequences=sum(shard.num_sequences for shard in shards),

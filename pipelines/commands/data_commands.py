@@ -57,6 +57,12 @@ def _add_worker_arguments(parser: argparse.ArgumentParser) -> None:
 def _add_conversion_arguments(parser: argparse.ArgumentParser, source: str) -> None:
     parser.add_argument("src", type=Path, metavar="SRC", help=f"root of the {source}")
     parser.add_argument("dst", type=Path, metavar="DST", help="Parquet dataset directory to create")
+    add_dataset_output_arguments(parser)
+    _add_worker_arguments(parser)
+
+
+def add_dataset_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--name``, ``--sequences-per-shard`` and ``--strict``: what every converter writes, and how strictly."""
     parser.add_argument("--name", help="dataset name stored in the metadata (default: DST's name)")
     parser.add_argument(
         "--sequences-per-shard",
@@ -67,10 +73,9 @@ def _add_conversion_arguments(parser: argparse.ArgumentParser, source: str) -> N
     parser.add_argument(
         "--strict", action="store_true", help="fail (writing nothing) if any sequence would be skipped"
     )
-    _add_worker_arguments(parser)
 
 
-def _print_conversion(report: ConversionReport) -> None:
+def print_conversion(report: ConversionReport) -> None:
     print(
         f"wrote {report.out}: {report.num_sequences} sequences, {report.num_frames} frames, "
         f"{report.size_bytes / 2**20:.1f} MiB"
@@ -101,7 +106,7 @@ def _convert_pkl(args: argparse.Namespace) -> int:
     Parquet dataset at DST. Pickles are read with a restricted unpickler that admits numpy arrays only;
     anything else is skipped and reported with the file's name.
     """
-    _print_conversion(convert_pkl_tree(args.src, args.dst, **_conversion_options(args)))
+    print_conversion(convert_pkl_tree(args.src, args.dst, **_conversion_options(args)))
     return 0
 
 
@@ -113,7 +118,7 @@ def _convert_frames(args: argparse.Namespace) -> int:
     IMG_SIZE x IMG_SIZE) and store them as a Parquet dataset at DST.
     """
     report = convert_frame_tree(args.src, args.dst, img_size=args.img_size, **_conversion_options(args))
-    _print_conversion(report)
+    print_conversion(report)
     return 0
 
 

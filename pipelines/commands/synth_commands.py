@@ -56,14 +56,14 @@ def _add_subset(
     """``--FIELD A,B,...``: a comma-separated subset of ``every`` (default: all of them)."""
     parser.add_argument(
         f"--{field}",
-        type=_comma_list,
+        type=comma_list,
         default=every,
         metavar=metavar,
         help=f"comma-separated subset of the {what} {','.join(every)} (default: all)",
     )
 
 
-def _comma_list(text: str) -> tuple[str, ...]:
+def comma_list(text: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in text.split(",") if item.strip())
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from landmarkgait.models.registry import STAGES
@@ -101,9 +102,17 @@ def handle_evaluate(args: argparse.Namespace) -> int:
 
     Embed the test set with a recognition run's checkpoint on Ray workers and apply the config's protocol.
     On the run's own dataset the results are logged to the run; on another dataset (cross-dataset
-    evaluation) to a new evaluation run nested under it.
+    evaluation) to a new evaluation run nested under it. With --embeddings, apply the protocol to
+    embeddings the run made earlier (landmarkgait embed) instead: no network, no Ray; the results go to
+    a new evaluation run nested under the run.
     """
     config = _load_config(args)
+    if args.embeddings is not None:
+        from landmarkgait.pipelines.deploy.precomputed import evaluate_precomputed
+
+        outcome = evaluate_precomputed(config, args.run, args.embeddings)
+        print_outcome(outcome, args.json)
+        return 0
     from landmarkgait.pipelines.driver.run import evaluate_recognition_run
 
     outcome = evaluate_recognition_run(config, args.run, ray_address=args.ray_address)
@@ -156,6 +165,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_pipeline_options(evaluate)
     evaluate.add_argument(
         "--run", required=True, metavar="RUN", help="recognition stage run (id or runs:/RUN_ID)"
+    )
+    evaluate.add_argument(
+        "--embeddings",
+        type=Path,
+        metavar="EMB",
+        help="evaluate this embeddings dataset the run made (landmarkgait embed) instead of embedding",
     )
     add_json_option(evaluate)
 

@@ -21,8 +21,9 @@ from ray.train.torch import TorchConfig, TorchTrainer
 
 import landmarkgait
 from landmarkgait.data.atomic import check_writable
-from landmarkgait.models.registry import STAGE_SPECS, STAGES, stage_spec
+from landmarkgait.models.registry import STAGES, stage_spec
 from landmarkgait.pipelines.config import PipelineConfig
+from landmarkgait.pipelines.deploy.trained_run import finished_recognition_run
 from landmarkgait.pipelines.driver.datasets import describe_dataset, ensure_dataset
 from landmarkgait.pipelines.driver.description import pipeline_description, set_description
 from landmarkgait.pipelines.driver.planning import (
@@ -342,14 +343,9 @@ def evaluate_recognition_run(
     """
     prepared = prepare(config, ray_address)
     tracker = prepared.tracker
-    run = tracker.get_run(run_reference)
+    run = finished_recognition_run(tracker, run_reference)
     source = run.run_id
-    stage = run.tags.get(TAG_STAGE, "")
-    if stage not in STAGE_SPECS or not STAGE_SPECS[stage].evaluates or run.status != "FINISHED":
-        raise PipelineError(
-            f"run {source} is not a finished recognition stage run "
-            f"(stage {run.tags.get(TAG_STAGE, 'none')!r}, status {run.status})"
-        )
+    stage = run.tags[TAG_STAGE]
     version = code_version()
     target = source
     if run.tags.get(TAG_DATA) != prepared.data.fingerprint:
