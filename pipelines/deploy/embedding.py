@@ -27,6 +27,7 @@ from landmarkgait.data.staging import check_destination, publish_directory, stag
 from landmarkgait.data.transforms import silhouette_transform
 from landmarkgait.pipelines.config import ScalingSection
 from landmarkgait.pipelines.deploy.trained_run import TrainedRun, open_trained_run
+from landmarkgait.pipelines.log_setup import verbose
 
 log = logging.getLogger(__name__)
 
@@ -152,10 +153,19 @@ def embed_dataset(
         {**run.config.model.build_kwargs(), "num_classes": _num_classes(network)},
         ray.put({key: value.cpu() for key, value in network.state_dict().items()}),
     )
+    # Reading and writing are I/O next to the actors' compute, so they hold no CPU: with actors
+    # holding every CPU of the cluster (one actor of 2 CPUs on 2 cores) a read or write task
+    # asking for one would wait forever. Ray Data's default Parquet reader (DataSource V2) lists
+    # files in a task of 1 CPU that no option can lower, hence the V1 reader.
+    context = ray.data.DataContext.get_current()
+    context.use_datasource_v2 = False
+    if not verbose():  # Ray Data's plan and resource lines every 10 s (its progress bars stay)
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
     rows = ray.data.read_parquet(
         [str(path) for path in list_shards(dataset.path)],
         columns=[*KEY_COLUMNS, "num_frames", "frames"],
         file_extensions=["parquet"],
+        num_cpus=0,
     )
     embedded = rows.map_batches(
         SequenceEmbedder,
@@ -174,7 +184,7 @@ def embed_dataset(
         num_gpus=scaling.gpus_per_worker if scaling.use_gpu else 0,
     )
     with staging_dir(out) as staging:
-        embedded.write_parquet(str(staging))
+        embedded.write_parquet(str(staging), ray_remote_args={"num_cpus": 0})
         written = sum(pq.ParquetFile(path).metadata.num_rows for path in staging.glob("*.parquet"))
         if written != len(dataset):
             raise DataError(f"{out}: {written} embeddings written for {len(dataset)} sequences")
