@@ -11,6 +11,7 @@ and evaluation agree. The output appears atomically; every row names the run tha
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -235,7 +236,13 @@ class Embeddings:
     types: list[str]
     views: list[str]
     run_ids: set[str]
-    vectors: np.ndarray
+    vectors: np.ndarray  # read-only: a view of the Arrow buffers, not a copy
+
+    def tensor(self) -> torch.Tensor:
+        """``vectors`` as a tensor sharing their memory (a gallery may be gigabytes; it is only read)."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            return torch.from_numpy(self.vectors)
 
 
 def read_embeddings(path: Path) -> Embeddings:

@@ -86,7 +86,7 @@ def calibrate_threshold(
     chosen = np.arange(count)
     if count > CALIBRATION_SEQUENCES:
         chosen = np.sort(np.random.default_rng(seed).choice(count, CALIBRATION_SEQUENCES, replace=False))
-    vectors = torch.from_numpy(gallery.vectors)
+    vectors = gallery.tensor()
     prepared = PartGallery(vectors, metric)
     _, codes = np.unique(subjects, return_inverse=True)
     gallery_codes = torch.from_numpy(codes.reshape(-1))
@@ -119,7 +119,7 @@ def identify_probes(
             f"gallery embeddings are [C, P] = {list(gallery.vectors.shape[1:])}, run {run.run_id}'s "
             f"network makes {list(embedded.shape[1:])}: the gallery comes from another network"
         )
-    prepared = PartGallery(torch.from_numpy(gallery.vectors), run.config.evaluation.metric)
+    prepared = PartGallery(gallery.tensor(), run.config.evaluation.metric)
     distances = prepared.distance(embedded.float()).double().numpy()
     subjects = np.asarray(gallery.subjects)
     results = []
