@@ -28,9 +28,11 @@ log = logging.getLogger(__name__)
 FOREGROUND = 255  # MOG2 and KNN mark shadows 127, below this
 # A blob smaller than this fraction of the person's area is noise even inside the person's box.
 _MIN_PART_FRACTION = 0.02
-# Opening removes specks of noise; closing mends gaps of a few pixels inside the body.
+# Opening removes specks of noise; closing mends one- or two-pixel gaps inside the body. A 5x5 closing
+# also filled the gaps between arms and body and between the legs (pretreated IoU against the true
+# masks 0.85-0.87 instead of 0.85-0.88 on subjects 001-002), which is the shape gait is read from.
 _OPENING = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
-_CLOSING = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
+_CLOSING = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
 
 
 class VideoError(DataError):
