@@ -53,17 +53,17 @@ class SubtractionSettings:
                 raise DataError(
                     f"--{name.replace('_', '-')} must be an integer in [{low}, {high}], got {value!r}"
                 )
-        for name, low, high, meaning in (
-            ("min_area", 0.0, 0.5, "a fraction of the frame in (0, 0.5]"),
-            ("threshold", -1.0, 1e6, "0 (the method's default) or a positive squared distance"),
+        for name, accepted, meaning in (
+            ("min_area", lambda value: 0.0 < value <= 0.5, "a fraction of the frame in (0, 0.5]"),
+            (
+                "threshold",
+                lambda value: 0.0 <= value <= 1e6,
+                "0 (the method's default) or a positive squared distance",
+            ),
         ):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low < value <= high:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not accepted(value):
                 raise DataError(f"--{name.replace('_', '-')} must be {meaning}, got {value!r}")
-        if self.threshold < 0:
-            raise DataError(
-                f"--threshold must be 0 (the method's default) or positive, got {self.threshold!r}"
-            )
 
     @property
     def foreground_threshold(self) -> float:
