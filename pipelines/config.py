@@ -38,6 +38,9 @@ from landmarkgait.pipelines.config_schema import (
 from landmarkgait.pipelines.errors import ConfigError
 from landmarkgait.pipelines.redaction import redact_uri
 
+# MLflow refuses more retries per request than this (its _MLFLOW_HTTP_REQUEST_MAX_RETRIES_LIMIT).
+MAX_HTTP_RETRIES = 10
+
 
 def landmarkgait_home() -> Path:
     """Where default state lives (MLflow store, generated datasets, Ray Train storage).
@@ -197,12 +200,18 @@ class TrackingSection:
     tracking_uri: str | None = None
     experiment: str = "landmarkgait"
     registered_model: str | None = "landmarkgait"
+    # How long a tracking-server outage is ridden out: each MLflow request to a server is retried
+    # this often with exponential backoff (MLflow's, 2 s factor): 7 (MLflow's default) is about
+    # 4 minutes, 5 about 1 minute, 3 about 12 s. After that the stage fails in one line.
+    http_retries: int = 7
 
     def __post_init__(self) -> None:
         for key in ("tracking_uri", "experiment", "registered_model"):
             value = getattr(self, key)
             if value is not None and not value.strip():
                 raise ValueError(f"{key} must be a non-empty name, got {value!r}")
+        if not 0 <= self.http_retries <= MAX_HTTP_RETRIES:
+            raise ValueError(f"http_retries must be 0..{MAX_HTTP_RETRIES}, got {self.http_retries}")
 
 
 @dataclass

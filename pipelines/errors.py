@@ -19,4 +19,8 @@ class ConfigError(PipelineError):
     """A configuration file or ``--set`` override is invalid; the message names the key."""
 
 
+class TrackingUnavailable(PipelineError):
+    """The MLflow tracking server stayed unreachable through every retry of a request."""
+
+
 USER_ERRORS: tuple[type[Exception], ...] = (PipelineError, DataError, ModelConfigError)

@@ -6,6 +6,7 @@ Kept apart from conftest.py so that test modules import them as a plain module
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+
+from landmarkgait.pipelines.driver.ports import free_loopback_port, free_loopback_ports
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -63,6 +66,113 @@ class RayHead:
     pid: int  # the `ray start --block` process: the head's servers and workers descend from it
 
 
+@contextmanager
+def ray_head_node(
+    log_path: Path, num_cpus: int, resources: dict[str, float] | None = None
+) -> Iterator[RayHead]:
+    """``ray start --head --block`` on 127.0.0.1 (token auth and single-node mode come from the
+    environment conftest.py sets), stopped on leaving."""
+    port, dashboard_port, agent_port = free_loopback_ports(3)
+    env = {
+        **os.environ,
+        # No drain on SIGTERM: Ray 2.60 otherwise waits up to 30 s for the idle head to drain.
+        "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",
+        # The cluster's own State API for its processes (Ray Train's placement-group cleaner):
+        # with several Ray instances on the machine Ray would guess, and say so every second.
+        "RAY_API_SERVER_ADDRESS": f"http://127.0.0.1:{dashboard_port}",
+    }
+    with open(log_path, "w") as log_file:
+        process = subprocess.Popen(
+            [
+                BIN / "ray",
+                "start",
+                "--head",
+                "--block",
+                f"--port={port}",
+                "--node-ip-address=127.0.0.1",
+                "--dashboard-host=127.0.0.1",
+                f"--dashboard-port={dashboard_port}",
+                # Not Ray's fixed default: two heads on one machine (this suite's, the README
+                # walkthrough's, a benchmark's) would share it and one's job agent would be down.
+                f"--dashboard-agent-listen-port={agent_port}",
+                f"--num-cpus={num_cpus}",
+                f"--resources={json.dumps(resources or {})}",
+                "--disable-usage-stats",
+            ],
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    head = RayHead(f"127.0.0.1:{port}", f"http://127.0.0.1:{dashboard_port}", env, process.pid)
+    try:
+        wait_until(
+            lambda: (
+                process.poll() is not None
+                or http_ok(head.dashboard_url + "/api/version", os.environ["RAY_AUTH_TOKEN"])
+            ),
+            90,
+            "Ray head",
+        )
+        if process.poll() is not None:
+            raise RuntimeError(f"ray start --head exited: {log_path.read_text()[-2000:]}")
+        yield head
+    finally:
+        stop_process(process, timeout_s=60)
+
+
+class MlflowServer:
+    """A real ``mlflow server`` on 127.0.0.1 with proxied artifacts (mlflow-artifacts: URIs) that
+    can be stopped and started again on the same port and store, as an operator restarts one."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = free_loopback_port()
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self._process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.root / "server.log", "a") as log_file:
+            self._process = subprocess.Popen(
+                [
+                    BIN / "mlflow",
+                    "server",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--workers",
+                    "1",
+                    "--backend-store-uri",
+                    f"sqlite:///{self.root / 'mlflow.db'}",
+                    "--artifacts-destination",
+                    str(self.root / "artifacts"),
+                ],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        process = self._process
+        wait_until(lambda: process.poll() is not None or http_ok(self.uri + "/health"), 90, "MLflow server")
+        if process.poll() is not None:
+            raise RuntimeError(f"mlflow server exited: {(self.root / 'server.log').read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self._process is not None:
+            stop_process(self._process)
+            self._process = None
+
+
+@contextmanager
+def mlflow_server_at(root: Path) -> Iterator[MlflowServer]:
+    server = MlflowServer(root)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def run_cli(
     *args: str, env: dict[str, str] | None = None, timeout_s: float = 600
 ) -> subprocess.CompletedProcess:
@@ -104,6 +214,7 @@ def write_micro_config(
     save_iter: int = 2,
     num_workers: int = 2,
     storage_path: Path | None = None,
+    resources_per_worker: dict[str, float] | None = None,
 ) -> Path:
     """A pipeline config of micro presets: each stage a few iterations of a 2 x 2 batch."""
     import yaml
@@ -125,11 +236,30 @@ def write_micro_config(
             "num_workers": num_workers,
             "cpus_per_worker": 0.5,
             "storage_path": str(storage_path) if storage_path else None,
+            "resources_per_worker": resources_per_worker or {},
         },
         "tracking": {"tracking_uri": tracking_uri, "experiment": experiment},
     }
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+def ray_train_worker_pids(root_pid: int) -> list[int]:
+    """PIDs of the live Ray Train worker processes descending from ``root_pid`` (a head's or a
+    node's process; their process title names the actor). Ray work of anything else on the
+    machine is left alone."""
+    try:
+        descendants = psutil.Process(root_pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    pids = []
+    for process in descendants:
+        try:
+            if "RayTrainWorker" in " ".join(process.cmdline()):
+                pids.append(process.pid)
+        except psutil.Error:
+            continue
+    return pids
 
 
 LOOPBACK = {"127.0.0.1", "::ffff:127.0.0.1"}

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cluster_helpers import BIN, MICRO_VIEWS, RayHead, http_ok, stop_process, wait_until
-
-from landmarkgait.pipelines.driver.ports import free_loopback_port, free_loopback_ports
+from cluster_helpers import MICRO_VIEWS, RayHead, mlflow_server_at, ray_head_node
 
 # A session-private Ray token, set before any test module imports Ray (Ray reads it once) and
 # inherited by every child process: CLI subprocesses, `ray start`, `ray job submit`. Ray's
@@ -41,42 +38,8 @@ def landmarkgait_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def ray_head(landmarkgait_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayHead]:
-    # No drain on SIGTERM: Ray 2.60 otherwise waits up to 30 s for the idle head to drain.
-    env = {**os.environ, "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"}
-    secret = os.environ["RAY_AUTH_TOKEN"]
-    port, dashboard_port = free_loopback_ports(2)
-    log_path = tmp_path_factory.mktemp("ray-head") / "head.log"
-    with open(log_path, "w") as log_file:
-        process = subprocess.Popen(
-            [
-                BIN / "ray",
-                "start",
-                "--head",
-                "--block",
-                f"--port={port}",
-                "--node-ip-address=127.0.0.1",
-                "--dashboard-host=127.0.0.1",
-                f"--dashboard-port={dashboard_port}",
-                "--num-cpus=2",
-                "--disable-usage-stats",
-            ],
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    head = RayHead(f"127.0.0.1:{port}", f"http://127.0.0.1:{dashboard_port}", env, process.pid)
-    try:
-        wait_until(
-            lambda: process.poll() is not None or http_ok(head.dashboard_url + "/api/version", secret),
-            90,
-            "Ray head",
-        )
-        if process.poll() is not None:
-            raise RuntimeError(f"ray start --head exited: {log_path.read_text()[-2000:]}")
+    with ray_head_node(tmp_path_factory.mktemp("ray-head") / "head.log", num_cpus=2) as head:
         yield head
-    finally:
-        stop_process(process, timeout_s=60)
 
 
 @pytest.fixture(scope="session")
@@ -94,36 +57,8 @@ def ray_cluster(ray_head: RayHead) -> Iterator[RayHead]:
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real ``mlflow server`` on 127.0.0.1 with proxied artifacts (mlflow-artifacts: URIs)."""
-    root = tmp_path_factory.mktemp("mlflow-server")
-    port = free_loopback_port()
-    with open(root / "server.log", "w") as log_file:
-        process = subprocess.Popen(
-            [
-                BIN / "mlflow",
-                "server",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-                "--backend-store-uri",
-                f"sqlite:///{root / 'mlflow.db'}",
-                "--artifacts-destination",
-                str(root / "artifacts"),
-            ],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: process.poll() is not None or http_ok(uri + "/health"), 90, "MLflow server")
-        if process.poll() is not None:
-            raise RuntimeError(f"mlflow server exited: {(root / 'server.log').read_text()[-2000:]}")
-        yield uri
-    finally:
-        stop_process(process)
+    with mlflow_server_at(tmp_path_factory.mktemp("mlflow-server")) as server:
+        yield server.uri
 
 
 @pytest.fixture(scope="session")

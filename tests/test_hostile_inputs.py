@@ -78,6 +78,7 @@ CASES = [
     ("zero-workers", ["run", "{q}", "--set", "scaling.num_workers=0"], "num_workers"),
     ("bad-backend", ["run", "{q}", "--set", "scaling.backend=mpi"], "backend"),
     ("bad-protocol", ["run", "{q}", "--set", "evaluation.protocol=tum"], "protocol"),
+    ("too-many-retries", ["run", "{q}", "--set", "tracking.http_retries=50"], "http_retries"),
     ("bad-branches", ["run", "{q}", "--set", "model.recognition_branches=both"], "recognition_branches"),
     ("zero-read-threads", ["run", "{q}", "--set", "data.read_threads=0"], "read_threads"),
     ("empty-experiment", ["run", "{q}", "--experiment", ""], "experiment"),

@@ -140,6 +140,9 @@ def test_mlflow_ui_shows_dataset_inputs_distinct_names_and_a_described_pipeline_
 def test_stage_in_separate_process_finds_upstream_through_server(
     first_run: PipelineOutcome, server_config: Path, ray_cluster: RayHead, mlflow_server: str
 ) -> None:
+    # Ray's multi-node mode, as in a user's Linux shell (the suite sets single-node mode): the
+    # command must still join the loopback-only head at 127.0.0.1 instead of Ray rewriting the
+    # address to the machine's external one and retrying there for minutes.
     result = run_cli(
         "train",
         str(server_config),
@@ -149,6 +152,8 @@ def test_stage_in_separate_process_finds_upstream_through_server(
         "--json",
         "--ray-address",
         ray_cluster.address,
+        env={"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1"},
+        timeout_s=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     outcome = json.loads(result.stdout[result.stdout.index("{") :])
@@ -324,14 +329,11 @@ def test_without_a_cluster_a_stage_runs_on_a_private_loopback_ray_that_is_stoppe
     assert returncode == 0, errors[-3000:]
     ray_servers = {name for _, _, name in seen}
     assert {"gcs_server", "raylet"} <= ray_servers, seen
-    # torch.distributed's rendezvous store in the training worker binds every interface whatever
-    # its address (pytorch/pytorch#173909); everything Ray itself serves is on loopback.
-    exposed = {(port, name) for address, port, name in seen if address not in LOOPBACK}
-    # A Ray worker's process title names the task it runs at the moment of sampling
-    # (``ray::RayTrainWorker...`` or, briefly, ``ray::execute...``): same process, same socket.
-    assert all(name.startswith("ray::") for _, name in exposed), exposed
-    assert not exposed or any(name.startswith("ray::RayTrainWorker") for _, name in exposed), exposed
-    assert len({port for port, _ in exposed}) <= 1, exposed
+    # Ray's servers and agents, the training worker and torch.distributed's rendezvous store in it
+    # (pipelines/driver/rendezvous.py): all on loopback.
+    assert any(name.startswith("ray::RayTrainWorker") for _, _, name in seen), seen
+    exposed = {(address, port, name) for address, port, name in seen if address not in LOOPBACK}
+    assert not exposed, exposed
     assert "Failed to query Ray Train Controller actor state" not in errors
     assert "Failed to register placement group with cleaner" not in errors, errors[-3000:]
     assert "Exception in thread PlacementGroupCleanerMonitor" not in errors, errors[-3000:]

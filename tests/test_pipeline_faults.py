@@ -15,31 +15,22 @@ import subprocess
 import time
 from pathlib import Path
 
-import psutil
 import pytest
-from cluster_helpers import BIN, REPO, RayHead, cli_process, run_cli, wait_until, write_micro_config
+from cluster_helpers import (
+    BIN,
+    REPO,
+    RayHead,
+    cli_process,
+    ray_train_worker_pids,
+    run_cli,
+    wait_until,
+    write_micro_config,
+)
 from mlflow.tracking import MlflowClient
 
 from landmarkgait.pipelines.driver.ports import free_loopback_port
 
 pytestmark = pytest.mark.slow
-
-
-def ray_train_worker_pids(head: RayHead) -> list[int]:
-    """PIDs of the live Ray Train worker processes of the session's head (their process title
-    names the actor); Ray work of anything else on the machine is left alone."""
-    pids = []
-    try:
-        descendants = psutil.Process(head.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
-    for process in descendants:
-        try:
-            if "RayTrainWorker" in " ".join(process.cmdline()):
-                pids.append(process.pid)
-        except psutil.Error:
-            continue
-    return pids
 
 
 def stage_runs(client: MlflowClient, experiment: str, stage: str) -> list:
@@ -90,7 +81,7 @@ def test_killed_worker_resumes_with_iteration_count_continuing(
             lambda: any(storage.glob("*/landmark-000010")) or process.poll() is not None, 300, "a checkpoint"
         )
         assert process.poll() is None, (tmp_path / "log").read_text()[-3000:]
-        victims = ray_train_worker_pids(ray_cluster)
+        victims = ray_train_worker_pids(ray_cluster.pid)
         assert victims, "no Ray Train worker process found"
         os.kill(victims[-1], signal.SIGKILL)
         assert process.wait(timeout=600) == 0, (tmp_path / "log").read_text()[-3000:]
@@ -124,7 +115,7 @@ def test_killed_driver_rerun_continues_in_stage_two(
     client = MlflowClient(tracking)
     (interrupted,) = stage_runs(client, "driver-kill", "parsing")
     assert interrupted.info.status == "RUNNING"
-    wait_until(lambda: not ray_train_worker_pids(ray_cluster), 60, "the orphaned workers to exit")
+    wait_until(lambda: not ray_train_worker_pids(ray_cluster.pid), 60, "the orphaned workers to exit")
 
     result = run_cli(*args)
     assert result.returncode == 0, result.stderr[-3000:]

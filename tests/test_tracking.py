@@ -6,9 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cluster_helpers import MlflowServer
 
 from landmarkgait.pipelines.config import TrackingSection
 from landmarkgait.pipelines.driver.planning import StageTask
+from landmarkgait.pipelines.errors import PipelineError, TrackingUnavailable
 from landmarkgait.pipelines.tracking import filters
 from landmarkgait.pipelines.tracking.tags import (
     TAG_CHECKPOINT_SHA256,
@@ -94,3 +96,22 @@ def test_a_stage_after_a_trained_one_starts_from_the_run_trained_before_it() -> 
     assert trained_next.upstream_run("parsing-run") == "parsing-run"
     reused = StageTask("landmark", "key1", None, reuse_run_id="landmark-run")
     assert reused.followed_by("parsing", "key2", None).upstream_run("landmark-run") == "landmark-run"
+
+
+def test_an_unreachable_server_is_one_line_naming_it(tmp_path: Path) -> None:
+    server = MlflowServer(tmp_path)
+    server.start()
+    try:
+        tracker = Tracker.connect(
+            TrackingSection(tracking_uri=server.uri, experiment="outage", http_retries=1)
+        )
+        run_id = tracker.create_run("stage", {TAG_KIND: "stage"})
+        # An answer from the server (no such run) is not an outage.
+        with pytest.raises(PipelineError, match="not found") as answered:
+            tracker.get_run("0" * 32)
+        assert not isinstance(answered.value, TrackingUnavailable)
+        server.stop()
+        with pytest.raises(TrackingUnavailable, match=f"MLflow tracking server {server.uri} unreachable"):
+            tracker.log_metrics(run_id, {"loss/total": 1.0}, step=1)
+    finally:
+        server.stop()

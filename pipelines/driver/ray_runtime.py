@@ -68,6 +68,12 @@ def single_node_mode() -> Iterator[None]:
         ray_constants.ENABLE_RAY_CLUSTER = saved_flag
 
 
+def is_loopback(address: str) -> bool:
+    """Whether a ``host:port`` / ``ray://host:port`` cluster address names this machine's loopback."""
+    host = address.removeprefix("ray://").rpartition(":")[0].strip("[]")
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
 def check_reachable(address: str, timeout_s: float = 5.0) -> None:
     """Fail in seconds, naming the address, when nothing listens at a ``host:port`` (or
     ``ray://host:port``) cluster address: Ray itself retries such an address for minutes."""
@@ -105,6 +111,10 @@ def ray_session(
         if address:
             check_reachable(address)
             log.info("joining Ray cluster at %s", address)
+            if is_loopback(address):
+                # Outside single-node mode Ray rewrites 127.0.0.1 to the machine's external
+                # address, where a loopback-only head does not listen, and retries for minutes.
+                scope.enter_context(single_node_mode())
             ray.init(address=address, log_to_driver=True)
         else:
             dashboard_port = free_loopback_port()

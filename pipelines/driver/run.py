@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ray.train import FailureConfig, LoggingConfig, RunConfig, ScalingConfig
-from ray.train.torch import TorchConfig, TorchTrainer
+from ray.train import FailureConfig, LoggingConfig, RunConfig, ScalingConfig, WorkerGroupError
+from ray.train.torch import TorchTrainer
 
 import landmarkgait
 from landmarkgait.data.atomic import check_writable
@@ -33,7 +33,8 @@ from landmarkgait.pipelines.driver.planning import (
     plan_pipeline,
 )
 from landmarkgait.pipelines.driver.ray_runtime import ray_session
-from landmarkgait.pipelines.errors import PipelineError
+from landmarkgait.pipelines.driver.rendezvous import LoopbackStoreTorchConfig
+from landmarkgait.pipelines.errors import USER_ERRORS, PipelineError
 from landmarkgait.pipelines.log_setup import ray_train_log_level
 from landmarkgait.pipelines.report.collect import evaluation_of, method_label
 from landmarkgait.pipelines.tracking.tags import (
@@ -261,7 +262,7 @@ def fit(job: WorkerJob, name: str, callbacks: Sequence[Any] = ()) -> None:
             use_gpu=scaling.use_gpu,
             resources_per_worker=scaling.worker_resources(),
         ),
-        torch_config=TorchConfig(backend=scaling.resolved_backend),
+        torch_config=LoopbackStoreTorchConfig(backend=scaling.resolved_backend),
         run_config=RunConfig(
             name=name,
             storage_path=scaling.resolved_storage_path(),
@@ -273,8 +274,25 @@ def fit(job: WorkerJob, name: str, callbacks: Sequence[Any] = ()) -> None:
     log.info("starting Ray Train run %s with %d worker(s)", name, scaling.num_workers)
     try:
         trainer.fit()
+    except WorkerGroupError as error:
+        # A user error a worker met (e.g. the tracking server gone for longer than
+        # tracking.http_retries covers) is already one line: report it as it is.
+        user_error = worker_user_error(error)
+        if user_error is not None:
+            raise user_error from None
+        raise PipelineError(f"Ray Train run {name} failed: {error}") from error
     except Exception as error:  # Ray wraps worker errors; show the root cause in one message
         raise PipelineError(f"Ray Train run {name} failed: {error}") from error
+
+
+def worker_user_error(error: WorkerGroupError) -> Exception | None:
+    """The first worker failure that is a user error (one line by design), if any."""
+    for failure in error.worker_failures.values():
+        # Ray Train keeps a worker's exception inside a wrapper holding its traceback text.
+        for candidate in (failure, getattr(failure, "_base_exc", None)):
+            if isinstance(candidate, USER_ERRORS):
+                return candidate
+    return None
 
 
 def collect_stage_runs(tracker: Tracker, parent: str, plan: Sequence[StageTask]) -> dict[str, str]:

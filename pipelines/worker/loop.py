@@ -22,7 +22,7 @@ from landmarkgait.models.errors import ModelConfigError
 from landmarkgait.pipelines.errors import ConfigError
 from landmarkgait.pipelines.log_setup import configure_worker_logging
 from landmarkgait.pipelines.tracking.tags import TAG_FATAL, TAG_ITERATION, TAG_STAGE
-from landmarkgait.pipelines.tracking.tracker import Tracker
+from landmarkgait.pipelines.tracking.tracker import Tracker, set_http_retries
 from landmarkgait.pipelines.worker.distributed import WorkerContext
 from landmarkgait.pipelines.worker.job import ResumeState, WorkerJob
 from landmarkgait.pipelines.worker.stage_trainer import ResumePoint, StageTrainer, build_stage_model
@@ -59,6 +59,7 @@ def train_loop_per_worker(payload: dict[str, Any]) -> None:
     configure_worker_logging()
     job = WorkerJob.from_dict(payload)
     context = WorkerContext.current()
+    set_http_retries(job.config.tracking.http_retries)
     tracker = Tracker(job.tracking_uri, job.experiment_id, job.experiment_name)
     record_run = job.evaluation_run_id or job.pipeline_run_id
     if record_run and TAG_FATAL in tracker.get_run(record_run).tags:
