@@ -205,6 +205,38 @@ def test_ray_job_submit_runs_a_stage(
     assert run.info.status == "FINISHED"
 
 
+def test_a_checkpoint_saved_but_never_registered_is_resumed(
+    ray_cluster: RayHead, micro_dataset: Path, tmp_path: Path
+) -> None:
+    """A kill between writing a checkpoint to storage and Ray Train registering it: the state on
+    disk is checkpoint folders that Ray Train's snapshot does not list (here: no snapshot, as
+    when the kill comes before the first registration)."""
+    tracking, storage, config = fault_config(
+        tmp_path, micro_dataset, "unregistered", total_iter=24, save_iter=4
+    )
+    args = ("train", str(config), "--stage", "landmark", "--ray-address", ray_cluster.address)
+    with cli_process(*args, log=tmp_path / "first.log") as process:
+        wait_until(
+            lambda: any(storage.glob("*/landmark-000012")) or process.poll() is not None, 400, "checkpoints"
+        )
+        assert process.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    wait_until(lambda: not ray_train_worker_pids(ray_cluster.pid), 60, "the orphaned workers to exit")
+    (run_dir,) = {path.parent for path in storage.glob("*/landmark-000012")}
+    (run_dir / "checkpoint_manager_snapshot.json").unlink(missing_ok=True)
+    client = MlflowClient(tracking)
+    (interrupted,) = stage_runs(client, "unregistered", "landmark")
+
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = stage_runs(client, "unregistered", "landmark")
+    assert run.info.run_id == interrupted.info.run_id and run.info.status == "FINISHED"
+    (resumed,) = client.get_metric_history(run.info.run_id, "resume/from_iteration")
+    assert resumed.value >= 12
+    assert "saved but not registered by Ray Train" in result.stdout + result.stderr
+
+
 # -- bad input: each error is one clear line, before any training starts -------------------------
 
 

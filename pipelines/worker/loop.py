@@ -24,27 +24,14 @@ from landmarkgait.pipelines.log_setup import configure_worker_logging
 from landmarkgait.pipelines.tracking.tags import TAG_FATAL, TAG_ITERATION, TAG_STAGE
 from landmarkgait.pipelines.tracking.tracker import Tracker, set_http_retries
 from landmarkgait.pipelines.worker.distributed import WorkerContext
-from landmarkgait.pipelines.worker.job import ResumeState, WorkerJob
-from landmarkgait.pipelines.worker.stage_trainer import ResumePoint, StageTrainer, build_stage_model
+from landmarkgait.pipelines.worker.job import WorkerJob
+from landmarkgait.pipelines.worker.resume import read_resume_point
+from landmarkgait.pipelines.worker.stage_trainer import StageTrainer, build_stage_model
 
 log = logging.getLogger(__name__)
 
 # Errors that a retry would meet again: bad data, an invalid model or pipeline configuration.
 DETERMINISTIC_ERRORS = (DataError, ModelConfigError, ConfigError)
-
-
-def read_resume_point() -> tuple[dict[str, str], ResumePoint | None]:
-    """Completed stages and the in-progress stage's checkpoint from Ray Train, if resuming."""
-    checkpoint = ray.train.get_checkpoint()
-    if checkpoint is None:
-        return {}, None
-    with checkpoint.as_directory() as directory:
-        state = ResumeState.read(Path(directory))
-        if state.stage is None or state.checkpoint_file is None:
-            return dict(state.completed), None
-        weights = read_checkpoint(Path(directory) / state.checkpoint_file)
-    log.info("resuming stage %s at iteration %d", state.stage, state.iteration)
-    return dict(state.completed), ResumePoint(state, weights)
 
 
 def train_loop_per_worker(payload: dict[str, Any]) -> None:
@@ -82,7 +69,7 @@ def run_job(job: WorkerJob, context: WorkerContext, tracker: Tracker) -> None:
     if job.evaluate_run_id is not None:
         evaluate_run(job, context, tracker)
         return
-    completed, resume = read_resume_point()
+    completed, resume = read_resume_point(job.config.scaling.resolved_storage_path(), job.config.model.stages)
     # A Ray Train run of the same name may be restored after its MLflow runs were deleted: trust
     # only stages whose MLflow run still exists and finished.
     completed = {stage: run_id for stage, run_id in completed.items() if tracker.run_finished(run_id)}
@@ -115,7 +102,7 @@ def evaluate_run(job: WorkerJob, context: WorkerContext, tracker: Tracker) -> No
     """
     import tempfile
 
-    from landmarkgait.models.checkpoint import load_opengait_checkpoint, model_state, read_checkpoint
+    from landmarkgait.models.checkpoint import load_opengait_checkpoint, model_state
     from landmarkgait.models.recognition import classifier_classes
     from landmarkgait.pipelines.worker.evaluation import evaluate_on_workers
 
