@@ -96,6 +96,21 @@ def test_killed_worker_resumes_with_iteration_count_continuing(
     assert max(steps) == 30 and min(steps) == 5
 
 
+def kill_driver_at_checkpoint(
+    args: tuple[str, ...], storage: Path, checkpoint: str, log: Path, head: RayHead
+) -> None:
+    """Run the CLI, SIGKILL it once Ray Train storage holds ``checkpoint``, wait for its workers
+    to go (they die with the driver's Ray Train controller)."""
+    with cli_process(*args, log=log) as process:
+        wait_until(
+            lambda: any(storage.glob(f"*/{checkpoint}")) or process.poll() is not None, 400, checkpoint
+        )
+        assert process.poll() is None, log.read_text()[-3000:]
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    wait_until(lambda: not ray_train_worker_pids(head.pid), 60, "the orphaned workers to exit")
+
+
 def test_killed_driver_rerun_continues_in_stage_two(
     ray_cluster: RayHead, micro_dataset: Path, tmp_path: Path
 ) -> None:
@@ -105,17 +120,10 @@ def test_killed_driver_rerun_continues_in_stage_two(
     # Stage 3 only has to finish the re-run: a few iterations keep the test short.
     args = ("run", str(config), "--json", "--ray-address", ray_cluster.address)
     args += ("--set", "stages.recognition.total_iter=4")
-    with cli_process(*args, log=tmp_path / "first.log") as process:
-        wait_until(
-            lambda: any(storage.glob("*/parsing-000008")) or process.poll() is not None, 400, "stage 2"
-        )
-        assert process.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
+    kill_driver_at_checkpoint(args, storage, "parsing-000008", tmp_path / "first.log", ray_cluster)
     client = MlflowClient(tracking)
     (interrupted,) = stage_runs(client, "driver-kill", "parsing")
     assert interrupted.info.status == "RUNNING"
-    wait_until(lambda: not ray_train_worker_pids(ray_cluster.pid), 60, "the orphaned workers to exit")
 
     result = run_cli(*args)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -215,14 +223,7 @@ def test_a_checkpoint_saved_but_never_registered_is_resumed(
         tmp_path, micro_dataset, "unregistered", total_iter=24, save_iter=4
     )
     args = ("train", str(config), "--stage", "landmark", "--ray-address", ray_cluster.address)
-    with cli_process(*args, log=tmp_path / "first.log") as process:
-        wait_until(
-            lambda: any(storage.glob("*/landmark-000012")) or process.poll() is not None, 400, "checkpoints"
-        )
-        assert process.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
-    wait_until(lambda: not ray_train_worker_pids(ray_cluster.pid), 60, "the orphaned workers to exit")
+    kill_driver_at_checkpoint(args, storage, "landmark-000012", tmp_path / "first.log", ray_cluster)
     (run_dir,) = {path.parent for path in storage.glob("*/landmark-000012")}
     (run_dir / "checkpoint_manager_snapshot.json").unlink(missing_ok=True)
     client = MlflowClient(tracking)
