@@ -3,5 +3,5 @@
 ``tracker.Tracker`` writes runs, finds them by name of what it looks for, fetches artifacts and
 logs the final model; ``records.RunRecord`` is what callers read of a run; ``tags`` names the
 tags landmarkgait writes; ``filters`` builds every search filter string; ``location`` resolves
-and checks the tracking URI.
+and checks the tracking URI; ``reachability`` bounds how long a server outage is ridden out.
 """

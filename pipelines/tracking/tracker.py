@@ -9,17 +9,14 @@ what they look for (``trial_runs``, ``stage_runs_of_pipeline``); the filter stri
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
-import os
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import requests
 from mlflow.artifacts import download_artifacts
 from mlflow.entities import Dataset, DatasetInput, InputTag, LoggedModelOutput, Metric, Param
 from mlflow.exceptions import MlflowException
@@ -27,7 +24,7 @@ from mlflow.tracking import MlflowClient
 
 from landmarkgait.data.format import INDEX_COLUMNS
 from landmarkgait.pipelines.config import TrackingSection
-from landmarkgait.pipelines.errors import PipelineError, TrackingUnavailable
+from landmarkgait.pipelines.errors import PipelineError
 from landmarkgait.pipelines.redaction import redact_uri
 from landmarkgait.pipelines.tracking import filters
 from landmarkgait.pipelines.tracking.location import (
@@ -35,6 +32,7 @@ from landmarkgait.pipelines.tracking.location import (
     new_experiment_artifact_root,
     resolve_tracking_uri,
 )
+from landmarkgait.pipelines.tracking.reachability import ReachableClient, set_http_retries
 from landmarkgait.pipelines.tracking.records import RunRecord
 from landmarkgait.pipelines.tracking.tags import TAG_PARENT
 
@@ -49,57 +47,6 @@ DATASET_COLUMNS = [*INDEX_COLUMNS, "frames"]
 MAX_PARAM_LENGTH = 6000
 
 
-def set_http_retries(retries: int) -> None:
-    """How often this process's MLflow requests to a server are retried (``tracking.http_retries``).
-
-    MLflow reads the count from its environment variable at every request; no client option sets it.
-    """
-    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = str(retries)
-
-
-def _is_connection_failure(error: BaseException) -> bool:
-    """Whether an MLflow error comes from a server that could not be reached at all (refused,
-    unresolvable, timed out) after MLflow's retries, rather than from an answer it gave."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(
-            seen, (ConnectionError, requests.exceptions.ConnectionError, requests.exceptions.Timeout)
-        ):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return "Max retries exceeded" in str(error)
-
-
-class _ReachableClient:
-    """An ``MlflowClient`` whose calls fail with one line naming the server when it is unreachable,
-    instead of MLflow's exception carrying the whole urllib3 retry chain."""
-
-    def __init__(self, client: MlflowClient, tracking_uri: str) -> None:
-        self._client = client
-        self._tracking_uri = tracking_uri
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        if not callable(attribute):
-            return attribute
-
-        @functools.wraps(attribute)
-        def call(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return attribute(*args, **kwargs)
-            except MlflowException as error:
-                if not _is_connection_failure(error):
-                    raise
-                retries = os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "7")
-                raise TrackingUnavailable(
-                    f"MLflow tracking server {redact_uri(self._tracking_uri)} unreachable "
-                    f"({name}, after {retries} retries; tracking.http_retries sets how long an "
-                    "outage is ridden out)"
-                ) from None
-
-        return call
-
-
 class Tracker:
     """MLflow access for one experiment at one tracking URI."""
 
@@ -107,7 +54,7 @@ class Tracker:
         self.tracking_uri = tracking_uri
         self.experiment_id = experiment_id
         self.experiment_name = experiment_name
-        self._client = _ReachableClient(MlflowClient(tracking_uri=tracking_uri), tracking_uri)
+        self._client = ReachableClient(MlflowClient(tracking_uri=tracking_uri), tracking_uri)
 
     # -- connection ---------------------------------------------------------------------------
     @classmethod
