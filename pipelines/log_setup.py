@@ -11,6 +11,8 @@ import logging
 import os
 import sys
 
+from landmarkgait.pipelines.errors import USER_ERRORS
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 DATE_FORMAT = "%H:%M:%S"
 OUR_PACKAGES = ("landmarkgait",)
@@ -22,6 +24,12 @@ DOWNLOAD_PROGRESS_BAR_ENV = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
 # Ray Train logs every ``ray.train.report`` as the repr of all its metrics, one long line per
 # report, from a logger named by its source file; our own progress lines already show them.
 TRAIN_REPORT_LOGGER_SUFFIX = os.path.join("train", "v2", "_internal", "execution", "context.py")
+
+
+# Ray Train logs the traceback of an exception raised by the training function from this logger.
+RAY_TRAIN_ERROR_LOGGER = "ray.train.v2._internal.util"
+# MLflow's HTTP session retries through urllib3, which logs a warning before every retry.
+HTTP_RETRY_LOGGER = "urllib3.connectionpool"
 
 
 # Set by ``--verbose`` and inherited by every process the CLI starts (Ray workers, Tune trials):
@@ -53,14 +61,23 @@ def configure_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=FORMAT, datefmt=DATE_FORMAT)
     if verbose:
         os.environ[VERBOSE_ENV] = "1"
+    else:  # an unreachable server ends in one line (TrackingUnavailable), not a warning per retry
+        logging.getLogger(HTTP_RETRY_LOGGER).setLevel(logging.ERROR)
     if not sys.stderr.isatty():
         hide_download_progress_bars()
 
 
-def configure_worker_logging() -> None:
+def configure_worker_logging(verbose_console: bool) -> None:
     """Our packages log at INFO on the worker; Ray's own loggers keep their levels, except
-    Ray Train's per-report line, raised to WARNING; no MLflow download bars."""
+    Ray Train's per-report line, raised to WARNING; no MLflow download bars. Without
+    ``--verbose`` (``verbose_console``), MLflow's HTTP retries during a tracking-server outage and
+    Ray Train's traceback of an error the driver reports in one line stay off the console."""
     hide_download_progress_bars()
+    if verbose_console:
+        os.environ[VERBOSE_ENV] = "1"
+    else:
+        logging.getLogger(HTTP_RETRY_LOGGER).setLevel(logging.ERROR)
+        logging.getLogger(RAY_TRAIN_ERROR_LOGGER).addFilter(drop_user_error_tracebacks)
     for name in list(logging.root.manager.loggerDict):
         if name.endswith(TRAIN_REPORT_LOGGER_SUFFIX):
             logging.getLogger(name).setLevel(logging.WARNING)
@@ -72,3 +89,16 @@ def configure_worker_logging() -> None:
         if not package_log.handlers:
             package_log.addHandler(handler)
         package_log.propagate = False
+
+
+def drop_user_error_tracebacks(record: logging.LogRecord) -> bool:
+    """A logging filter: False for Ray Train's "Error in training function" traceback when the
+    exception is a landmarkgait user error, which the driver reports in one line already."""
+    message = record.getMessage()
+    if not message.startswith("Error in training function"):
+        return True
+    exception_line = message.rstrip().rpartition("\n")[2]
+    qualified_name = exception_line.partition(":")[0].strip()
+    module_name, _, class_name = qualified_name.rpartition(".")
+    error_class = getattr(sys.modules.get(module_name), class_name, None)
+    return not (isinstance(error_class, type) and issubclass(error_class, USER_ERRORS))

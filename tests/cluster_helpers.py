@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+from mlflow.tracking import MlflowClient
 
 from landmarkgait.pipelines.driver.ports import free_loopback_port, free_loopback_ports
 
@@ -306,3 +307,8 @@ def run_watching_listeners(
         finally:
             stop_process(process)
     return process.returncode, seen, stdout.read_text(), stderr.read_text()
+
+
+def logged_steps(client: MlflowClient, run_id: str, key: str = "loss/total") -> list[int]:
+    """The distinct steps at which a run logged ``key``, in order."""
+    return sorted({metric.step for metric in client.get_metric_history(run_id, key)})

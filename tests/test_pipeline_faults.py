@@ -21,6 +21,7 @@ from cluster_helpers import (
     REPO,
     RayHead,
     cli_process,
+    logged_steps,
     ray_train_worker_pids,
     run_cli,
     wait_until,
@@ -169,6 +170,7 @@ def test_a_bad_data_row_met_on_the_worker_is_one_line_without_retries(
     last_line = result.stderr.strip().splitlines()[-1]
     assert re.search(r"\.parquet: row \d+: field 'frames' holds \d+ bytes, expected", last_line), last_line
     assert "Traceback" not in result.stderr
+    assert "PreemptionWatcher" not in result.stderr  # Ray's internal notice stays in its logs
     client = MlflowClient(tracking)
     (run,) = stage_runs(client, "bad-row", "landmark")  # one attempt: no retries
     assert run.info.status == "FAILED"
@@ -236,6 +238,30 @@ def test_a_checkpoint_saved_but_never_registered_is_resumed(
     (resumed,) = client.get_metric_history(run.info.run_id, "resume/from_iteration")
     assert resumed.value >= 12
     assert "saved but not registered by Ray Train" in result.stdout + result.stderr
+
+
+def test_a_checkpoint_whose_run_is_not_in_the_tracking_store_is_not_resumed(
+    ray_cluster: RayHead, micro_dataset: Path, tmp_path: Path
+) -> None:
+    """Ray Train storage holds a checkpoint of the stage, but its MLflow run is in another store
+    (the store was replaced, or the run deleted): the stage starts over in a new run, with a
+    warning naming the missing run, instead of failing on the run it cannot reopen."""
+    _, storage, config = fault_config(tmp_path, micro_dataset, "other-store", total_iter=8, save_iter=4)
+    args = ("train", str(config), "--stage", "landmark", "--ray-address", ray_cluster.address)
+    kill_driver_at_checkpoint(args, storage, "landmark-000004", tmp_path / "first.log", ray_cluster)
+    other_store = f"sqlite:///{tmp_path / 'other.db'}"
+
+    result = run_cli(*args, "--tracking-uri", other_store)
+    assert result.returncode == 0, result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    assert re.search(r"belongs to MLflow run \w+, which is not in sqlite:///\S+other\.db", output), output[
+        -3000:
+    ]
+    client = MlflowClient(other_store)
+    (run,) = stage_runs(client, "other-store", "landmark")
+    assert run.info.status == "FINISHED"
+    assert not client.get_metric_history(run.info.run_id, "resume/from_iteration")
+    assert logged_steps(client, run.info.run_id) == [4, 8]
 
 
 # -- bad input: each error is one clear line, before any training starts -------------------------

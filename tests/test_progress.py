@@ -36,3 +36,27 @@ def test_a_stage_prints_a_header_and_lines_with_its_position_eta_and_metrics(
     assert line == (
         "parsing (2/3) [####----------------] 10/50 · 2.00 s/it · 1m20s left · loss 0.5123 · landmark spread 0.25"
     )
+
+
+def _training_function_error(exception_line: str) -> logging.LogRecord:
+    message = f'Error in training function:\nTraceback (most recent call last):\n  File "loop.py"\n{exception_line}\n'
+    return logging.LogRecord("ray.train.v2._internal.util", logging.ERROR, "util.py", 1, message, None, None)
+
+
+@pytest.mark.parametrize(
+    ("exception_line", "shown"),
+    [
+        # a user error the driver reports in one line: its worker traceback stays off the console
+        ("landmarkgait.pipelines.errors.TrackingUnavailable: MLflow tracking server down", False),
+        ("landmarkgait.data.errors.DataError: shard.parquet: row 3: field 'frames'", False),
+        # anything else is a bug or a crash, and its traceback is what a user needs
+        ("RuntimeError: CUDA out of memory", True),
+        ("landmarkgait.pipelines.errors.NoSuchClass: not a class we know", True),
+    ],
+)
+def test_only_user_error_tracebacks_of_workers_are_dropped(exception_line: str, shown: bool) -> None:
+    from landmarkgait.pipelines.log_setup import drop_user_error_tracebacks
+
+    assert drop_user_error_tracebacks(_training_function_error(exception_line)) is shown
+    other = logging.LogRecord("ray.train", logging.ERROR, "x.py", 1, "worker group failed", None, None)
+    assert drop_user_error_tracebacks(other) is True

@@ -5,14 +5,18 @@ Generates tiny datasets with real Ray tasks (4 subjects, 2 views, a few frames).
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
-from cluster_helpers import LOOPBACK, run_watching_listeners
+from cluster_helpers import LOOPBACK, REPO, run_watching_listeners, wait_until
 
 from landmarkgait.data.errors import DataError
 from landmarkgait.data.evaluation.gei_baseline import gait_energy_image
@@ -183,6 +187,70 @@ def test_cli_bad_arguments_are_one_line_errors(tmp_path, arguments: list[str], m
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "ds").exists()
+
+
+def test_a_killed_synth_leaves_no_listener_off_loopback_and_no_process_for_long(tmp_path) -> None:
+    """SIGKILL of the ``data synth`` process alone (as the OOM killer does): its GCS and raylet die
+    with it; Ray's agents see the raylet gone within seconds but then wait out Ray's hard-coded 60 s
+    timeout for reporting that to the dead GCS. Until they exit they listen on loopback only."""
+    out = tmp_path / "killed"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "landmarkgait.pipelines.cli", "data", "synth", "--out", str(out),
+         "--subjects", "12", "--views", "000,090", "--workers", "1"],
+        env={**os.environ, "RAY_ADDRESS": "", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "1"},
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    survivors: list[psutil.Process] = []
+    try:
+        driver = psutil.Process(process.pid)
+
+        def agents_started() -> bool:
+            assert process.poll() is None, "synth ended before its Ray agents were seen"
+            return any(
+                "DashboardAgent" in " ".join(child.cmdline()) for child in driver.children(recursive=True)
+            )
+
+        wait_until(agents_started, timeout_s=120, what="Ray's dashboard agent under data synth")
+        tree = driver.children(recursive=True)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        time.sleep(5)
+        survivors = [child for child in tree if _alive(child)]
+        alive = {child.pid for child in survivors}
+        left = {
+            (connection.laddr.ip, connection.laddr.port)
+            for connection in psutil.net_connections(kind="tcp")
+            if connection.status == psutil.CONN_LISTEN and connection.pid in alive
+        }
+        assert {address for address, _ in left} <= LOOPBACK, left
+        wait_until(
+            lambda: (
+                not any(child.is_running() and child.status() != psutil.STATUS_ZOMBIE for child in survivors)
+            ),
+            timeout_s=150,
+            what="the orphaned Ray agents to exit",
+        )
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for child in survivors:
+            if _alive(child):
+                child.kill()
+
+
+def _command_line(process: psutil.Process) -> str:
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:  # exited meanwhile
+        return ""
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def test_cli_synth_and_preview(tmp_path) -> None:

@@ -27,6 +27,7 @@ from cluster_helpers import (
     MlflowServer,
     RayHead,
     cli_process,
+    logged_steps,
     mlflow_server_at,
     ray_head_node,
     ray_train_worker_pids,
@@ -138,10 +139,6 @@ def stage_run(client: MlflowClient, experiment: str, stage: str):
     runs = client.search_runs([found.experiment_id], f"tags.`landmarkgait.stage` = '{stage}'")
     assert len(runs) == 1, [run.info.run_id for run in runs]
     return runs[0]
-
-
-def logged_steps(client: MlflowClient, run_id: str, key: str = "loss/total") -> list[int]:
-    return sorted({metric.step for metric in client.get_metric_history(run_id, key)})
 
 
 def test_one_worker_per_node_and_the_next_stage_chains_through_the_server(
@@ -259,3 +256,6 @@ def test_tracking_server_gone_for_longer_ends_in_one_line(
     assert exit_code == 2, output[-3000:]
     last = output.strip().splitlines()[-1]
     assert last.startswith(f"landmarkgait: error: MLflow tracking server {server.uri} unreachable"), last
+    # Nothing before it reads as a crash: no worker traceback, no retry warnings, no Ray notice.
+    for noise in ("Traceback", "Retrying (Retry", "PreemptionWatcher"):
+        assert noise not in output, output[-3000:]

@@ -31,6 +31,7 @@ import ray
 from ray._private import ray_constants
 
 from landmarkgait.pipelines.driver.ports import free_loopback_port
+from landmarkgait.pipelines.driver.ray_console import hide_ray_internal_notices
 from landmarkgait.pipelines.errors import PipelineError
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,7 @@ def ray_session(
                 log_to_driver=True,
                 configure_logging=False,
             )
+        hide_ray_internal_notices()
         try:
             yield
         finally:

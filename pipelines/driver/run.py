@@ -32,6 +32,7 @@ from landmarkgait.pipelines.driver.planning import (
 from landmarkgait.pipelines.driver.ray_runtime import ray_session
 from landmarkgait.pipelines.driver.train_job import fit_reporting_fatal
 from landmarkgait.pipelines.errors import PipelineError
+from landmarkgait.pipelines.log_setup import verbose
 from landmarkgait.pipelines.report.collect import evaluation_of, method_label
 from landmarkgait.pipelines.tracking.tags import (
     TAG_CODE,
@@ -106,6 +107,7 @@ class PreparedPipeline:
             code_version=version,
             evaluate_run_id=evaluate_run_id,
             evaluation_run_id=evaluation_run_id,
+            verbose=verbose(),
         )
 
 

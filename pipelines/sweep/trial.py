@@ -17,7 +17,7 @@ from ray.tune.integration.ray_train import TuneReportCallback
 
 from landmarkgait.pipelines.driver.planning import StageTask, plan_pipeline
 from landmarkgait.pipelines.driver.run import execute, prepare
-from landmarkgait.pipelines.log_setup import configure_worker_logging
+from landmarkgait.pipelines.log_setup import configure_worker_logging, verbose
 from landmarkgait.pipelines.metric_names import ITERATION
 from landmarkgait.pipelines.sweep.config import LoadedSweep
 from landmarkgait.pipelines.sweep.leases import lease_plan, release_stage_keys
@@ -127,7 +127,7 @@ def final_result(tracker: Tracker, stage_runs: dict[str, str]) -> dict[str, floa
 
 def run_trial(tune_params: dict[str, Any], context: SweepContext) -> None:
     """Tune function trainable: plan (leasing stage keys), train what is missing, report."""
-    configure_worker_logging()
+    configure_worker_logging(verbose())
     trial_id = tune.get_context().get_trial_id()
     loaded = context.loaded
     params = loaded.sweep.search.trial_params(tune_params)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlflow.artifacts import download_artifacts
-from mlflow.entities import Dataset, DatasetInput, InputTag, LoggedModelOutput, Metric, Param
+from mlflow.entities import Dataset, DatasetInput, InputTag, LoggedModelOutput, Metric, Param, Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -215,11 +215,19 @@ class Tracker:
 
     def run_finished(self, run_id: str) -> bool:
         """True for a run that exists, finished and was not deleted."""
+        run = self._active_run(run_id)
+        return run is not None and run.info.status == "FINISHED"
+
+    def run_exists(self, run_id: str) -> bool:
+        """True for a run that exists in this store and was not deleted."""
+        return self._active_run(run_id) is not None
+
+    def _active_run(self, run_id: str) -> Run | None:
         try:
             run = self._client.get_run(run_id)
         except MlflowException:
-            return False
-        return run.info.status == "FINISHED" and run.info.lifecycle_stage == "active"
+            return None
+        return run if run.info.lifecycle_stage == "active" else None
 
     def _search(self, filter_string: str, **options: Any) -> list[RunRecord]:
         runs = self._client.search_runs([self.experiment_id], filter_string=filter_string, **options)

@@ -32,6 +32,7 @@ class WorkerJob:
     code_version: str
     evaluate_run_id: str | None = None  # the recognition run whose checkpoint is evaluated
     evaluation_run_id: str | None = None  # the run the evaluation's results are logged to
+    verbose: bool = False  # --verbose: Ray's and MLflow's chatter on the workers' console too
 
     def open_dataset(self) -> SilhouetteDataset:
         """The job's dataset, read with the config's cache size and read threads."""
@@ -53,6 +54,7 @@ class WorkerJob:
             "code_version": self.code_version,
             "evaluate_run_id": self.evaluate_run_id,
             "evaluation_run_id": self.evaluation_run_id,
+            "verbose": self.verbose,
         }
 
     @classmethod
@@ -72,6 +74,7 @@ class WorkerJob:
             code_version=mapping["code_version"],
             evaluate_run_id=mapping.get("evaluate_run_id"),
             evaluation_run_id=mapping.get("evaluation_run_id"),
+            verbose=mapping.get("verbose", False),
         )
 
 

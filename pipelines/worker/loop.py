@@ -21,6 +21,7 @@ from landmarkgait.models.checkpoint import read_checkpoint
 from landmarkgait.models.errors import ModelConfigError
 from landmarkgait.pipelines.errors import ConfigError
 from landmarkgait.pipelines.log_setup import configure_worker_logging
+from landmarkgait.pipelines.redaction import redact_uri
 from landmarkgait.pipelines.tracking.tags import TAG_FATAL, TAG_ITERATION, TAG_STAGE
 from landmarkgait.pipelines.tracking.tracker import Tracker, set_http_retries
 from landmarkgait.pipelines.worker.distributed import WorkerContext
@@ -43,8 +44,8 @@ def train_loop_per_worker(payload: dict[str, Any]) -> None:
     several re-raise (the other ranks may wait in a collective) and the restarted group returns
     at once on seeing the record.
     """
-    configure_worker_logging()
     job = WorkerJob.from_dict(payload)
+    configure_worker_logging(job.verbose)
     context = WorkerContext.current()
     set_http_retries(job.config.tracking.http_retries)
     tracker = Tracker(job.tracking_uri, job.experiment_id, job.experiment_name)
@@ -73,6 +74,14 @@ def run_job(job: WorkerJob, context: WorkerContext, tracker: Tracker) -> None:
     # A Ray Train run of the same name may be restored after its MLflow runs were deleted: trust
     # only stages whose MLflow run still exists and finished.
     completed = {stage: run_id for stage, run_id in completed.items() if tracker.run_finished(run_id)}
+    if resume is not None and resume.state.stage_run_id and not tracker.run_exists(resume.state.stage_run_id):
+        log.warning(
+            "a checkpoint of stage %s at iteration %d belongs to MLflow run %s, which is not in %s "
+            "(deleted, or another tracking store): the stage starts over in a new run",
+            resume.state.stage, resume.state.iteration, resume.state.stage_run_id,
+            redact_uri(tracker.tracking_uri),
+        )  # fmt: skip
+        resume = None
     previous_run: str | None = None  # the run the plan's previous stage reused or trained
     for task in job.plan:
         if not task.trains:
