@@ -116,7 +116,18 @@ def child(arrays_path: Path, evaluator: str, dataset: str, opengait: Path | None
     else:
         assert opengait is not None
         rank1 = run_opengait(arrays, dataset, opengait)
-    print(json.dumps({"rank1": rank1, "evaluate_s": time.perf_counter() - start}))
+    seconds = time.perf_counter() - start
+    print(json.dumps({"rank1": rank1, "evaluate_s": seconds, "peak_rss_mib": peak_rss_mib()}))
+
+
+def peak_rss_mib() -> float:
+    """This process's own peak resident memory (``VmHWM``). Not ``wait4``'s ``ru_maxrss``: Linux
+    carries the parent's peak over a fork and exec into it, so every child reported the parent's
+    peak (the arrays it generated) whatever the evaluator used."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise SystemExit("no VmHWM in /proc/self/status (Linux only)")
 
 
 def measure(arrays_path: Path, evaluator: str, args: argparse.Namespace) -> dict:
@@ -136,12 +147,11 @@ def measure(arrays_path: Path, evaluator: str, args: argparse.Namespace) -> dict
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
+    status = process.wait()
     wall = time.perf_counter() - start
     if status != 0:
         raise SystemExit(f"{evaluator} failed (status {status})")
-    result = json.loads(output.strip().splitlines()[-1])
-    return {**result, "wall_s": wall, "peak_rss_mib": usage.ru_maxrss / 1024}
+    return {**json.loads(output.strip().splitlines()[-1]), "wall_s": wall}
 
 
 def main() -> None:
