@@ -92,13 +92,21 @@ def configure_worker_logging(verbose_console: bool) -> None:
 
 
 def drop_user_error_tracebacks(record: logging.LogRecord) -> bool:
-    """A logging filter: False for Ray Train's "Error in training function" traceback when the
-    exception is a landmarkgait user error, which the driver reports in one line already."""
-    message = record.getMessage()
-    if not message.startswith("Error in training function"):
+    """A logging filter: False for Ray Train's "Error in training function" traceback of an error
+    the driver reports in one line already. That is a landmarkgait user error, or its echo on the
+    other workers: once one worker fails, Ray Train kills the synchronization actor that a worker
+    waiting in ``ray.train.report`` blocks on, and that worker's ``ActorDiedError`` says only that.
+    Ray Train logs from inside its ``except`` block, so the exception is the one being handled."""
+    if not record.getMessage().startswith("Error in training function"):
         return True
-    exception_line = message.rstrip().rpartition("\n")[2]
-    qualified_name = exception_line.partition(":")[0].strip()
-    module_name, _, class_name = qualified_name.rpartition(".")
-    error_class = getattr(sys.modules.get(module_name), class_name, None)
-    return not (isinstance(error_class, type) and issubclass(error_class, USER_ERRORS))
+    error = sys.exc_info()[1]
+    return not (isinstance(error, USER_ERRORS) or is_teardown_echo(error))
+
+
+def is_teardown_echo(error: BaseException | None) -> bool:
+    """True for the ``ActorDiedError`` of Ray Train's synchronization actor killed by Ray Train
+    itself (``ray.kill``) while it tears a failed worker group down. Looked up in
+    ``sys.modules`` so that this module never imports Ray (a worker has it loaded)."""
+    actor_died = getattr(sys.modules.get("ray.exceptions"), "ActorDiedError", ())
+    message = str(error)
+    return isinstance(error, actor_died) and "SynchronizationActor" in message and "ray.kill" in message

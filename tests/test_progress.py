@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
+import traceback
+from collections.abc import Callable
 
 import pytest
 
+from landmarkgait.data.errors import DataError
+from landmarkgait.pipelines.errors import TrackingUnavailable
 from landmarkgait.pipelines.worker.progress import StageProgress, bar, duration
 
 
@@ -38,25 +42,48 @@ def test_a_stage_prints_a_header_and_lines_with_its_position_eta_and_metrics(
     )
 
 
-def _training_function_error(exception_line: str) -> logging.LogRecord:
-    message = f'Error in training function:\nTraceback (most recent call last):\n  File "loop.py"\n{exception_line}\n'
-    return logging.LogRecord("ray.train.v2._internal.util", logging.ERROR, "util.py", 1, message, None, None)
+def _synchronization_actor_killed(how: str) -> Exception:
+    from ray.core.generated.common_pb2 import ActorDiedErrorContext
+    from ray.exceptions import ActorDiedError
+
+    context = ActorDiedErrorContext(class_name="SynchronizationActor", actor_id=bytes(16), error_message=how)
+    return ActorDiedError(context)
+
+
+def _shown_when_ray_train_logs(error: Exception) -> bool:
+    """Whether the filter lets Ray Train's record through, logged as Ray Train logs it: from inside
+    the ``except`` block of the training function's exception."""
+    from landmarkgait.pipelines.log_setup import drop_user_error_tracebacks
+
+    record = logging.LogRecord("ray.train.v2._internal.util", logging.ERROR, "util.py", 1, "", None, None)
+    try:
+        raise error
+    except Exception:
+        record.msg = f"Error in training function:\n{traceback.format_exc()}"
+        return drop_user_error_tracebacks(record)
 
 
 @pytest.mark.parametrize(
-    ("exception_line", "shown"),
+    ("make_error", "shown"),
     [
         # a user error the driver reports in one line: its worker traceback stays off the console
-        ("landmarkgait.pipelines.errors.TrackingUnavailable: MLflow tracking server down", False),
-        ("landmarkgait.data.errors.DataError: shard.parquet: row 3: field 'frames'", False),
+        (lambda: TrackingUnavailable("MLflow tracking server down"), False),
+        (lambda: DataError("shard.parquet: row 3: field 'frames'"), False),
+        # another worker's echo of it: Ray Train killed the actor this worker waited on in report
+        (
+            lambda: _synchronization_actor_killed("The actor is dead because it was killed by `ray.kill`."),
+            False,
+        ),
         # anything else is a bug or a crash, and its traceback is what a user needs
-        ("RuntimeError: CUDA out of memory", True),
-        ("landmarkgait.pipelines.errors.NoSuchClass: not a class we know", True),
+        (lambda: RuntimeError("CUDA out of memory"), True),
+        (lambda: _synchronization_actor_killed("The actor is dead because its node has died."), True),
     ],
 )
-def test_only_user_error_tracebacks_of_workers_are_dropped(exception_line: str, shown: bool) -> None:
+def test_only_tracebacks_of_user_errors_and_their_echoes_are_dropped(
+    make_error: Callable[[], Exception], shown: bool
+) -> None:
     from landmarkgait.pipelines.log_setup import drop_user_error_tracebacks
 
-    assert drop_user_error_tracebacks(_training_function_error(exception_line)) is shown
+    assert _shown_when_ray_train_logs(make_error()) is shown
     other = logging.LogRecord("ray.train", logging.ERROR, "x.py", 1, "worker group failed", None, None)
     assert drop_user_error_tracebacks(other) is True
