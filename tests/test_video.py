@@ -75,6 +75,24 @@ def test_background_subtraction_finds_the_walker(videos: Path, method: str) -> N
     assert min(scores) > 0.7, scores
 
 
+def test_outline_pixels_the_person_covers_less_than_half_of_become_background() -> None:
+    from landmarkgait.data.video.silhouettes import _refined_outline
+
+    person, background = np.array([200.0, 40.0, 40.0]), np.array([60.0, 120.0, 60.0])
+    coverage = np.zeros((40, 40))
+    coverage[10:30, 10:20] = 1.0  # the body
+    coverage[10:30, 20] = 0.75  # its right edge, mostly covered
+    coverage[10:30, 9] = 0.25  # its left edge, mostly background
+    coverage[2:8, 30] = 1.0  # a one-pixel limb with no interior near it
+    frame = (coverage[..., None] * person + (1 - coverage[..., None]) * background).astype(np.uint8)
+    mask = np.where(coverage > 0, np.uint8(255), np.uint8(0))  # what the subtractor marks
+    refined = _refined_outline(mask, frame, np.broadcast_to(background, frame.shape).astype(np.uint8)) > 0
+    assert not refined[10:30, 9].any()
+    assert refined[10:30, 10:21].all()
+    assert refined[2:8, 30].all()
+    assert refined.sum() == 20 * 11 + 6
+
+
 def test_convert_video_tree_gives_the_pretreated_masks(videos: Path, tmp_path: Path) -> None:
     out = tmp_path / "ds"
     result = run_cli("data", "convert-video", videos, out, "--workers", "2")

@@ -87,14 +87,14 @@ def evaluate_open_set(
             raise DataError(f"{name} selects no sequence")
     device = data.embeddings.device
     gallery_index = torch.as_tensor(np.flatnonzero(gallery_), device=device)
-    gallery = PartGallery(data.embeddings[gallery_index], metric)
+    gallery = PartGallery(data.embeddings, metric, index=gallery_index)
     gallery_ids = data.subject_ids[gallery_index]
     probe_index = np.flatnonzero(probe)
     first_hits, precisions, penalties = [], [], []
     for chunk in probe_chunks(probe_index.size, gallery):
         rows = torch.as_tensor(probe_index[chunk], device=device)
         matches = data.subject_ids[rows][:, None] == gallery_ids[None, :]
-        stats = rank_statistics(gallery.distance(data.embeddings[rows]), matches)
+        stats = rank_statistics(gallery.distance(data.embeddings, rows), matches)
         valid = stats.has_match
         first_hits.append(stats.first_hit[valid].cpu())
         precisions.append(stats.average_precision[valid].double().cpu())

@@ -25,53 +25,65 @@ import torch.nn.functional as F
 from landmarkgait.data.errors import DataError
 from landmarkgait.data.evaluation.names import METRICS
 
-# Elements of one probe-chunk x gallery distance block, and of one probe chunk's embeddings (~32 MB
-# float32; a few such blocks live at once).
+# Elements of one probe-chunk x gallery distance block (~32 MB float32; a few such blocks live at once).
 _CHUNK_ELEMENTS = 1 << 23
 # Up to this many matches per probe, ranks are counted (a pass over the block per match); beyond, sorted.
 _MAX_COUNTED_MATCHES = 12
 
 
 class PartGallery:
-    """Gallery embeddings ``[m, C, P]`` prepared once for the distances of many probe chunks."""
+    """Gallery embeddings ``[m, C, P]`` prepared once for the distances of many probe chunks.
 
-    def __init__(self, gallery: torch.Tensor, metric: str = "euc") -> None:
+    ``index`` picks the gallery rows out of a larger ``[N, C, P]`` array (a protocol's whole test
+    set). The part-major copy is filled one part at a time, so preparing it holds one gallery copy
+    and one part of another, not a gathered copy and a permuted one.
+    """
+
+    def __init__(self, gallery: torch.Tensor, metric: str = "euc", index: torch.Tensor | None = None) -> None:
         if metric not in METRICS:
             raise DataError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
         self.metric = metric
-        if metric == "cos":
-            gallery = F.normalize(gallery, p=2, dim=1)
-        self.parts = gallery.permute(2, 0, 1).contiguous()  # [P, m, C]
-        self.squared_norms = self.parts.square().sum(-1)  # [P, m]
+        rows = gallery.shape[0] if index is None else index.numel()
+        num_channels, num_parts = gallery.shape[1], gallery.shape[2]
+        self.parts = torch.empty((num_parts, rows, num_channels), dtype=gallery.dtype, device=gallery.device)
+        for part in range(num_parts):
+            values = gallery[:, :, part] if index is None else gallery[index, :, part]
+            self.parts[part] = self._normalised(values)
+        self.squared_norms = torch.stack([part.square().sum(-1) for part in self.parts])  # [P, m]
 
     def __len__(self) -> int:
         return self.parts.shape[1]
 
-    def distance(self, probe: torch.Tensor) -> torch.Tensor:
-        """Distance ``[n, m]`` of probes ``[n, C, P]`` to the gallery, averaged over parts.
+    def _normalised(self, part: torch.Tensor) -> torch.Tensor:
+        """One part ``[n, C]`` as the metric compares it: L2-normalised for ``cos``."""
+        return F.normalize(part, p=2, dim=1) if self.metric == "cos" else part
+
+    def distance(self, probe: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
+        """Distance ``[n, m]`` of probes ``[n, C, P]`` (or the rows ``index`` of ``probe``) to the
+        gallery, averaged over parts.
 
         ``euc``: per part ``sqrt(relu(|x|^2 + |y|^2 - 2 x.y))``; ``cos``: ``1 - mean of x.y`` of the
-        L2-normalised parts. Parts are summed one by one in the order of OpenGait's ``cuda_dist``;
-        distances equal its own to float rounding (matrix products of other memory layouts differ
-        in the last bit).
+        L2-normalised parts. Parts are taken one by one as OpenGait's ``cuda_dist`` takes them
+        (``x[:, :, part]``; with ``index``, gathered one part at a time, so no copy of the probes'
+        whole embeddings is made), and summed in its order; distances
+        equal its own to float rounding (matrix products of other memory layouts differ in the
+        last bit).
         """
-        if self.metric == "cos":
-            probe = F.normalize(probe, p=2, dim=1)
-        probe_parts = probe.permute(2, 0, 1).contiguous()  # [P, n, C]
-        num_parts = probe_parts.shape[0]
-        if num_parts != self.parts.shape[0] or probe_parts.shape[2] != self.parts.shape[2]:
+        if probe.shape[1:] != (self.parts.shape[2], self.parts.shape[0]):
             raise DataError(
                 f"probe embeddings [n, C, P] = {tuple(probe.shape)} do not match the gallery's "
-                f"C = {self.parts.shape[2]}, P = {num_parts}"
+                f"C = {self.parts.shape[2]}, P = {self.parts.shape[0]}"
             )
-        total = torch.zeros(probe_parts.shape[1], len(self), dtype=probe.dtype, device=probe.device)
-        probe_norms = probe_parts.square().sum(-1) if self.metric == "euc" else None
+        num_parts = self.parts.shape[0]
+        num_probes = probe.shape[0] if index is None else index.numel()
+        total = torch.zeros(num_probes, len(self), dtype=probe.dtype, device=probe.device)
         for part in range(num_parts):
-            inner = probe_parts[part] @ self.parts[part].T
-            if probe_norms is None:
+            values = self._normalised(probe[:, :, part] if index is None else probe[index, :, part])
+            inner = values @ self.parts[part].T
+            if self.metric == "cos":
                 total += inner
                 continue
-            squared = probe_norms[part][:, None] + self.squared_norms[part][None, :]
+            squared = values.square().sum(1)[:, None] + self.squared_norms[part][None, :]
             squared.sub_(inner, alpha=2.0)
             total += squared.clamp_(min=0.0).sqrt_()
         return 1.0 - total / num_parts if self.metric == "cos" else total / num_parts
@@ -161,8 +173,8 @@ def _statistics_from_ranks(
 
 
 def probe_chunks(num_probes: int, gallery: PartGallery) -> list[slice]:
-    """Consecutive probe slices whose distance blocks to ``gallery`` and whose own embedding copies
-    (``[chunk, C, P]``) stay within the memory bound."""
+    """Consecutive probe slices whose distance blocks to ``gallery`` stay within the memory bound
+    (and at most as many probes as one ``[C, P]`` embedding has elements, per the same bound)."""
     num_gallery, embedding_size = len(gallery), gallery.parts.shape[0] * gallery.parts.shape[2]
     step = max(1, _CHUNK_ELEMENTS // max(1, num_gallery, embedding_size))
     return [slice(start, min(start + step, num_probes)) for start in range(0, num_probes, step)]

@@ -142,12 +142,12 @@ def _single_view_scores(
         gallery_index = torch.as_tensor(np.flatnonzero(gallery_mask & (data.views == view)), device=device)
         if gallery_index.numel() == 0:
             continue
-        gallery = PartGallery(data.embeddings[gallery_index], metric)
+        gallery = PartGallery(data.embeddings, metric, index=gallery_index)
         gallery_ids = data.subject_ids[gallery_index]
         for chunk in probe_chunks(probe_index.size, gallery):
             rows = torch.as_tensor(probe_index[chunk], device=device)
             matches = data.subject_ids[rows][:, None] == gallery_ids[None, :]
-            stats = rank_statistics(gallery.distance(data.embeddings[rows]), matches)
+            stats = rank_statistics(gallery.distance(data.embeddings, rows), matches)
             hits[chunk, column] = (stats.first_hit == 0).double().cpu().numpy()
             precisions[chunk, column] = stats.average_precision.double().cpu().numpy()
     return hits, precisions
@@ -162,7 +162,7 @@ def _cross_view_scores(
     hits = np.empty((probe_index.size, 1))
     precisions = np.empty_like(hits)
     gallery_index = torch.as_tensor(np.flatnonzero(gallery_mask), device=device)
-    gallery = PartGallery(data.embeddings[gallery_index], metric)
+    gallery = PartGallery(data.embeddings, metric, index=gallery_index)
     gallery_ids = data.subject_ids[gallery_index]
     _, view_codes = np.unique(data.views, return_inverse=True)
     view_ids = torch.as_tensor(view_codes.reshape(-1), device=device)
@@ -178,7 +178,7 @@ def _cross_view_scores(
                 f"probe sequence {first} (subject {data.subjects[first]}, view {data.views[first]}) has no "
                 "gallery sequence left after excluding its own subject's sequences of its own view"
             )
-        stats = rank_statistics(gallery.distance(data.embeddings[rows]), same_subject, excluded)
+        stats = rank_statistics(gallery.distance(data.embeddings, rows), same_subject, excluded)
         hits[chunk, 0] = (stats.first_hit == 0).double().cpu().numpy()
         precisions[chunk, 0] = stats.average_precision.double().cpu().numpy()
     return hits, precisions

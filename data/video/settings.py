@@ -13,7 +13,7 @@ from landmarkgait.data.errors import DataError
 METHODS = ("MOG2", "KNN")
 # Foreground thresholds chosen on synthetic videos of subjects 001-002 (benchmarks/video_silhouettes.py
 # measures subjects 003-005): MOG2's is in units of the pixel's variance, KNN's in grey levels squared.
-DEFAULT_THRESHOLDS = {"MOG2": 64.0, "KNN": 400.0}
+DEFAULT_THRESHOLDS = {"MOG2": 32.0, "KNN": 200.0}
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class SubtractionSettings:
     learns at ``1 / history`` per frame, slowly on purpose: a walker seen from the front or back
     stays on the same pixels for seconds, and a faster model absorbs the inside of the body into
     the background. ``threshold``: squared distance (in grey levels, MOG2 in units of the pixel's
-    variance) above which a pixel is foreground; 0 picks the method's default (MOG2 64, KNN 400),
+    variance) above which a pixel is foreground; 0 picks the method's default (MOG2 32, KNN 200),
     measured on held-out synthetic videos by ``benchmarks/video_silhouettes.py``. ``min_area``:
     the smallest person, as a fraction of the frame's area (0.002 = 154 pixels at 320x240).
     ``frame_step``: use every n-th frame only.

@@ -5,7 +5,9 @@ masks of one video before pretreatment, to store them or to compare them with gr
 processed frame: the background subtractor (MOG2 or KNN) marks foreground 255 and shadow 127;
 shadows are dropped; an opening removes noise specks and a closing mends small gaps; the largest
 connected component is the person if it covers at least ``min_area`` of the frame, and smaller
-blobs inside its bounding box (a head or a foot cut off by a thin gap) join it. Frames without a
+blobs inside its bounding box (a head or a foot cut off by a thin gap) join it; finally each pixel
+on the person's outline is kept only if its colour is nearer the person's nearby colour than the
+background model's (a pixel the person covers less than half of is background). Frames without a
 person are dropped. It must not pretreat, write files or know where the video came from.
 """
 
@@ -33,6 +35,10 @@ _MIN_PART_FRACTION = 0.02
 # masks 0.85-0.87 instead of 0.85-0.88 on subjects 001-002), which is the shape gait is read from.
 _OPENING = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
 _CLOSING = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+# The outline is the mask minus its 3x3 erosion; the person's nearby colour is the mean over the
+# mask's interior in a 9x9 window (9 and 13 scored alike on subjects 001-002, 5 lower).
+_INTERIOR = np.ones((3, 3), np.uint8)
+_COLOUR_WINDOW = (9, 9)
 
 
 class VideoError(DataError):
@@ -66,7 +72,7 @@ def extract_silhouettes(path: Path, settings: SubtractionSettings) -> VideoSilho
         processed += 1
         mask = _person_mask(subtractor.apply(frame, learningRate=rate), settings.min_area)
         if mask is not None:
-            frames.append(mask)
+            frames.append(_refined_outline(mask, frame, subtractor.getBackgroundImage()))
             indices.append(index)
     if not processed:
         raise VideoError(path, "the video holds no frames")
@@ -145,3 +151,26 @@ def _person_mask(foreground: np.ndarray, min_area: float) -> np.ndarray | None:
         inside = x >= left and y >= top and x + w <= left + width and y + h <= top + height
         keep[label] |= inside and area >= _MIN_PART_FRACTION * stats[person, cv2.CC_STAT_AREA]
     return np.where(keep[labels], np.uint8(255), np.uint8(0))
+
+
+def _refined_outline(mask: np.ndarray, frame: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """``mask`` without the outline pixels whose colour is nearer the background than the person.
+
+    Why: the subtractor marks every pixel that differs from the background, so the soft edge of a
+    person (pixels the body covers only in part, blurred further by compression) ends up a pixel
+    wider all round: 10-16 % extra area on a side view, which thickens legs and arms after
+    pretreatment. Comparing each outline pixel with the mean colour of the person's interior nearby
+    and with the background model decides whether the person covers most of it. Outline pixels
+    with no interior nearby (a thin limb) stay.
+    """
+    interior = cv2.erode(mask, _INTERIOR)
+    outline = (mask > 0) & (interior == 0)
+    colour = frame.astype(np.float32)
+    weight = (interior > 0).astype(np.float32)
+    interior_sum = cv2.boxFilter(colour * weight[..., None], -1, _COLOUR_WINDOW, normalize=False)
+    interior_count = cv2.boxFilter(weight, -1, _COLOUR_WINDOW, normalize=False)
+    person_colour = interior_sum / np.maximum(interior_count, 1.0)[..., None]
+    to_person = np.square(colour - person_colour).sum(-1)
+    to_background = np.square(colour - background.astype(np.float32)).sum(-1)
+    background_side = outline & (interior_count > 0) & (to_background < to_person)
+    return np.where(background_side, np.uint8(0), mask)

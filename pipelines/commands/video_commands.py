@@ -10,7 +10,7 @@ import argparse
 import time
 from pathlib import Path
 
-from landmarkgait.data.video.settings import SubtractionSettings
+from landmarkgait.data.video.settings import DEFAULT_THRESHOLDS, SubtractionSettings
 from landmarkgait.pipelines.commands.arguments import add_command
 from landmarkgait.pipelines.commands.data_commands import add_dataset_output_arguments, print_conversion
 from landmarkgait.pipelines.commands.synth_commands import comma_list
@@ -46,7 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--threshold",
         type=float,
         default=0.0,
-        help="foreground threshold; 0 = the method's default (MOG2 64, KNN 400)",
+        help="foreground threshold; 0 = the method's default ("
+        + ", ".join(f"{method} {value:g}" for method, value in DEFAULT_THRESHOLDS.items())
+        + ")",
     )
     convert.add_argument(
         "--min-area",

@@ -93,7 +93,7 @@ def calibrate_threshold(
     impostor = []
     for chunk in probe_chunks(chosen.size, prepared):
         rows = torch.from_numpy(chosen[chunk])
-        distance = prepared.distance(vectors[rows])
+        distance = prepared.distance(vectors, rows)
         same = gallery_codes[rows][:, None] == gallery_codes[None, :]
         impostor.append(distance.masked_fill(same, float("inf")).min(1).values)
     nearest = torch.cat(impostor).double().numpy()
