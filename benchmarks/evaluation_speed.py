@@ -73,7 +73,7 @@ def run_landmarkgait(arrays: dict, dataset: str) -> dict[str, float]:
     }
 
 
-def _load_opengait_evaluator(root: Path) -> types.ModuleType:
+def load_opengait_evaluator(root: Path) -> types.ModuleType:
     """OpenGait's ``evaluation.evaluator`` with a logging-only stand-in for its ``utils`` package."""
     import logging
 
@@ -98,7 +98,7 @@ def _load_opengait_evaluator(root: Path) -> types.ModuleType:
 
 
 def run_opengait(arrays: dict, dataset: str, root: Path) -> dict[str, float]:
-    evaluator = _load_opengait_evaluator(root)
+    evaluator = load_opengait_evaluator(root)
     result = evaluator.evaluate_indoor_dataset(
         {key: arrays[key] for key in ("embeddings", "labels", "types", "views")},
         "CASIA-B" if dataset == "casia-b" else "OUMVLP",

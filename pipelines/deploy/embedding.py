@@ -11,7 +11,6 @@ and evaluation agree. The output appears atomically; every row names the run tha
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -238,57 +237,3 @@ def _num_classes(network: torch.nn.Module) -> int | None:
     from landmarkgait.models.recognition import classifier_classes
 
     return classifier_classes(network.state_dict())
-
-
-@dataclass(frozen=True)
-class Embeddings:
-    """An embeddings dataset in memory: keys, the run that made them and ``[N, C, P]`` float32."""
-
-    subjects: list[str]
-    types: list[str]
-    views: list[str]
-    run_ids: set[str]
-    vectors: np.ndarray  # read-only: a view of the Arrow buffers, not a copy
-
-    def tensor(self) -> torch.Tensor:
-        """``vectors`` as a tensor sharing their memory (a gallery may be gigabytes; it is only read)."""
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-            return torch.from_numpy(self.vectors)
-
-
-def read_embeddings(path: Path) -> Embeddings:
-    """Read an embeddings dataset written by ``embed_dataset``; a clear error for anything else."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: embeddings dataset does not exist")
-    try:
-        found = pq.read_schema(next(iter(sorted(path.glob("*.parquet"))), path))
-        missing = [field.name for field in EMBEDDINGS_SCHEMA if found.get_field_index(field.name) < 0]
-        if missing:  # read_table(schema=...) would fill missing columns with nulls
-            raise pa.ArrowInvalid(f"no column(s) {', '.join(missing)}")
-        table = pq.read_table(path, schema=EMBEDDINGS_SCHEMA)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as error:
-        raise DataError(
-            f"{path}: not an embeddings dataset written by 'landmarkgait embed' ({error})"
-        ) from None
-    if table.num_rows and any(table[field.name].null_count for field in EMBEDDINGS_SCHEMA):
-        raise DataError(f"{path}: an embeddings dataset with empty (null) fields; re-run landmarkgait embed")
-    if table.num_rows == 0:
-        raise DataError(f"{path}: embeddings dataset holds no rows")
-    shapes = set(zip(table["channels"].to_pylist(), table["parts"].to_pylist(), strict=True))
-    if len(shapes) != 1:
-        raise DataError(f"{path}: embeddings of several shapes {sorted(shapes)}; expected one network's")
-    ((channels, parts),) = shapes
-    flat = table["embedding"].combine_chunks().flatten().to_numpy(zero_copy_only=False)
-    if flat.size != table.num_rows * channels * parts:
-        raise DataError(
-            f"{path}: field 'embedding' does not hold channels*parts = {channels * parts} values per row"
-        )
-    return Embeddings(
-        subjects=table["subject"].to_pylist(),
-        types=table["type"].to_pylist(),
-        views=table["view"].to_pylist(),
-        run_ids=set(table["run_id"].to_pylist()),
-        vectors=flat.astype(np.float32, copy=False).reshape(table.num_rows, channels, parts),
-    )

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from landmarkgait.data.evaluation.protocols import evaluate_protocol
 from landmarkgait.pipelines.config import PipelineConfig
-from landmarkgait.pipelines.deploy.embedding import read_embeddings
+from landmarkgait.pipelines.deploy.gallery import read_embeddings
 from landmarkgait.pipelines.deploy.trained_run import finished_recognition_run
 from landmarkgait.pipelines.driver.datasets import describe_dataset
 from landmarkgait.pipelines.driver.run import PipelineOutcome, code_version, summarise
