@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
+import yaml
 from cluster_helpers import MICRO_VIEWS, RayHead, run_cli, write_micro_config
 from mlflow.tracking import MlflowClient
 
@@ -182,6 +183,35 @@ def test_identify_finds_the_walker_of_a_dataset_sequence_and_of_its_frames(
         false_accept_rate=None,
     )
     assert api.threshold is None and api.probes[0].decision == "003"
+
+
+def test_identify_embeds_probes_from_the_frames_the_gallery_was_embedded_from(
+    micro_dataset: Path, mlflow_server: str, ray_cluster: RayHead, tmp_path: Path
+) -> None:
+    """A run evaluated on each sequence's first ``evaluation.max_frames`` frames embeds its gallery
+    from them (``embed``); ``identify`` cuts its probes the same way, so a gallery sequence finds
+    itself at distance 0. Embedded whole (10-14 frames against 5) it would pool over frames the
+    gallery never saw (the README video demo lost 24 points of rank-1 that way)."""
+    config_path = write_micro_config(tmp_path / "cut.yaml", micro_dataset, mlflow_server, "deploy-cut")
+    config = yaml.safe_load(config_path.read_text())
+    config["evaluation"] = {"max_frames": 5}
+    config_path.write_text(yaml.safe_dump(config))
+    run_id = imported_recognition_run(config_path, tmp_path, seed=12)
+    gallery = tmp_path / "cut.emb"
+    embedded = run_cli(
+        "embed", str(config_path), "--run", run_id, str(micro_dataset), "--out", str(gallery),
+        "--ray-address", ray_cluster.address,
+    )  # fmt: skip
+    assert embedded.returncode == 0, embedded.stderr[-3000:]
+    assert set(pq.read_table(gallery, columns=["num_frames"])["num_frames"].to_pylist()) == {5}
+
+    (probe,) = identify_json(
+        "--run", run_id, "--tracking-uri", mlflow_server, "--gallery", str(gallery),
+        f"{micro_dataset}:003/nm-01/090", "--closed-set",
+    )["probes"]  # fmt: skip
+    assert probe["frames"] == 5 and probe["decision"] == "003"
+    assert probe["candidates"][0]["nearest_sequence"] == "nm-01/090"
+    assert probe["candidates"][0]["distance"] == pytest.approx(0, abs=1e-3)
 
 
 @pytest.mark.parametrize("format_", ["onnx", "torchscript"])

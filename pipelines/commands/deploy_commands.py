@@ -129,7 +129,8 @@ def _identify(args: argparse.Namespace) -> int:
     """identify the walkers of videos, frame folders or dataset sequences against an embedded gallery
 
     Each probe is turned into silhouettes (videos by background subtraction, as data convert-video),
-    pretreated, embedded by the run's network and ranked against the gallery, which the same run must
+    pretreated, embedded by the run's network from its first evaluation.max_frames frames (the
+    run's config, as embed and evaluate) and ranked against the gallery, which the same run must
     have embedded (landmarkgait embed). Identities are ranked by their nearest gallery sequence. Unless
     --closed-set, a probe farther than a threshold from every identity is "unknown"; the threshold is
     calibrated on the gallery for --false-accept-rate and printed.

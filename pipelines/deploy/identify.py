@@ -204,7 +204,12 @@ def identify_probes(
     if false_accept_rate is not None and not 0.0 < false_accept_rate < 1.0:
         raise DataError(f"false-accept rate must be in (0, 1), got {false_accept_rate}")
     calibration = None if false_accept_rate is None else calibration_rows(gallery)
-    embedded = embed(run.network(), [torch.from_numpy(probe.frames) for probe in probes])
+    # The gallery was embedded from each sequence's first ``evaluation.max_frames`` frames (embed,
+    # evaluation): a probe embedded from more frames pools over more of the walk, and its
+    # embedding drifts from the gallery's (set pooling takes the maximum over frames).
+    max_frames = run.config.evaluation.max_frames
+    inputs = [probe.frames[:max_frames] for probe in probes]
+    embedded = embed(run.network(), [torch.from_numpy(frames) for frames in inputs])
     if tuple(embedded.shape[1:]) != (gallery.channels, gallery.parts):
         raise DataError(
             f"gallery embeddings are [C, P] = {[gallery.channels, gallery.parts]}, run {run.run_id}'s "
@@ -217,7 +222,7 @@ def identify_probes(
         distance = float(np.quantile(ranking.impostor_distances, false_accept_rate))
         threshold = Threshold(distance, false_accept_rate, len(ranking.impostor_distances))
     results = []
-    for probe, nearest in zip(probes, ranking.nearest, strict=True):
+    for probe, frames, nearest in zip(probes, inputs, ranking.nearest, strict=True):
         candidates = [
             Candidate(subject, distance, f"{gallery.types[row]}/{gallery.views[row]}")
             for subject, distance, row in nearest
@@ -225,7 +230,7 @@ def identify_probes(
         best = candidates[0]
         accepted = threshold is None or best.distance <= threshold.distance
         results.append(
-            Identification(probe.name, probe.num_frames, best.subject if accepted else UNKNOWN, candidates)
+            Identification(probe.name, len(frames), best.subject if accepted else UNKNOWN, candidates)
         )
     return IdentifyOutcome(run.run_id, metric, threshold, results)
 
