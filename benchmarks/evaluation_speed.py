@@ -171,21 +171,28 @@ def main() -> None:
     count = arrays["embeddings"].shape[0]
     print(
         f"{args.dataset}: {count} sequences, C={args.channels}, P={args.parts}, euclidean; "
-        f"{os.cpu_count()} CPUs, torch threads default"
+        f"{os.cpu_count()} CPUs, torch threads default",
+        flush=True,
     )
     evaluators = ["landmarkgait"] + (["opengait"] if args.opengait else [])
     with tempfile.TemporaryDirectory(prefix="landmarkgait-evalbench-") as scratch:
         arrays_path = Path(scratch) / "arrays.npz"
         np.savez(arrays_path, **arrays)
         del arrays
-        results = {name: measure(arrays_path, name, args) for name in evaluators}
-    print(f"{'evaluator':14s} {'wall s':>8s} {'evaluate s':>11s} {'peak RSS MiB':>13s}  rank-1")
-    for name, result in results.items():
-        rank1 = "  ".join(f"{key} {value:.2f}" for key, value in sorted(result["rank1"].items()))
         print(
-            f"{name:14s} {result['wall_s']:8.1f} {result['evaluate_s']:11.1f} "
-            f"{result['peak_rss_mib']:13.0f}  {rank1}"
+            f"{'evaluator':14s} {'wall s':>8s} {'evaluate s':>11s} {'peak RSS MiB':>13s}  rank-1", flush=True
         )
+        results = {}
+        for name in evaluators:
+            # Each row as soon as its evaluator ends: at full OU-MVLP scale one side takes most of
+            # an hour, and an interrupted run still shows the other.
+            result = results[name] = measure(arrays_path, name, args)
+            rank1 = "  ".join(f"{key} {value:.2f}" for key, value in sorted(result["rank1"].items()))
+            print(
+                f"{name:14s} {result['wall_s']:8.1f} {result['evaluate_s']:11.1f} "
+                f"{result['peak_rss_mib']:13.0f}  {rank1}",
+                flush=True,
+            )
     if "opengait" in results:
         ours, theirs = results["landmarkgait"]["rank1"], results["opengait"]["rank1"]
         worst = max(abs(ours[key] - theirs[key]) for key in theirs)
