@@ -42,6 +42,21 @@ from landmarkgait.models.errors import ModelConfigError
 GROUPINGS = ("official", "mean")
 HEADS = ("bn", "bnneck")
 
+# Fewest frames between a frame and its transport source for the transport to mean anything: at 0
+# every frame is its own source (part masks grow to the whole silhouette), at 1-2 the body has
+# barely moved. The official 30-frame clips with a shift of 8 have 8.
+MIN_TRANSPORT_DISTANCE = 3
+
+
+def transport_distance(shift: int, frames: int) -> int:
+    """Frames between a frame and its transport source in a clip of ``frames`` frames.
+
+    LandmarkNet takes the source by a cyclic roll of ``shift`` along time, so the distance is the
+    cyclic one, ``min(shift mod T, T - shift mod T)``; 0 means the roll is the identity.
+    """
+    offset = shift % frames
+    return min(offset, frames - offset)
+
 
 def _require(condition: bool, key: str, expected: str, value: Any) -> None:
     if not condition:

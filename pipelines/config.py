@@ -13,6 +13,7 @@ ranges) once, before Ray or MLflow start; errors name the key.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ import yaml
 from landmarkgait.data.evaluation.names import METRICS, PROTOCOLS
 from landmarkgait.data.sampler_config import SamplerConfig
 from landmarkgait.data.synth.config import SynthConfig
+from landmarkgait.models.config import MIN_TRANSPORT_DISTANCE, transport_distance
 from landmarkgait.models.errors import ModelConfigError
 from landmarkgait.models.presets import resolve_config
 from landmarkgait.models.registry import SCHEDULES, pipeline_stages, stage_spec
@@ -37,6 +39,8 @@ from landmarkgait.pipelines.config_schema import (
 )
 from landmarkgait.pipelines.errors import ConfigError
 from landmarkgait.pipelines.redaction import redact_uri
+
+log = logging.getLogger(__name__)
 
 # MLflow refuses more retries per request than this (its _MLFLOW_HTTP_REQUEST_MAX_RETRIES_LIMIT).
 MAX_HTTP_RETRIES = 10
@@ -243,6 +247,45 @@ class PipelineConfig:
     tracking: TrackingSection = field(default_factory=TrackingSection)
     evaluation: EvaluationSection = field(default_factory=EvaluationSection)
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        self._check_transport_clips()
+
+    def _check_transport_clips(self) -> None:
+        """Refuse clips on which LandmarkNet's transport is the identity; warn when it nearly is.
+
+        Every LandmarkGait stage reconstructs a frame from its transport source, the frame
+        ``transport_shift`` steps away in the clip (cyclic). When the clip length divides the shift,
+        each frame is its own source: every part's reconstruction covers the whole body, part
+        masks become whole silhouettes and nothing says so. Clips of 8 frames with the default
+        shift of 8 did exactly that.
+        """
+        for stage in self.model.stages:
+            shift = self.model.network_config(stage).get("transport_shift")
+            if shift is None:  # the holistic baseline has no transport
+                continue
+            schedule = stage_spec(stage).schedule_name
+            frames = self.stages.of(stage).sampler.frames
+            distance = transport_distance(shift, frames)
+            key = f"stages.{schedule}.sampler.frames"
+            if distance == 0:
+                raise ConfigError(
+                    f"config key '{key}': clips of {frames} frames make every frame its own transport "
+                    f"source (model transport_shift {shift} is a multiple of {frames}), so the part "
+                    f"masks degenerate to whole silhouettes; use clips whose cyclic distance to the "
+                    f"source is >= {MIN_TRANSPORT_DISTANCE} (e.g. {shift + MIN_TRANSPORT_DISTANCE + 1}, "
+                    f"or the paper's 30)"
+                )
+            if distance < MIN_TRANSPORT_DISTANCE:
+                log.warning(
+                    "config key '%s': in clips of %d frames the transport source is only %d frame(s) "
+                    "from each frame (model transport_shift %d); the part masks learn little below %d",
+                    key,
+                    frames,
+                    distance,
+                    shift,
+                    MIN_TRANSPORT_DISTANCE,
+                )
 
     def to_dict(self) -> dict[str, Any]:
         return to_mapping(self)
