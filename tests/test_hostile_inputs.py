@@ -70,6 +70,11 @@ CASES = [
     ("negative-weight", ["run", "{q}", "--set", "stages.landmark.loss.triplet=-2"], "triplet"),
     ("smoothing-1", ["run", "{q}", "--set", "stages.recognition.loss.label_smoothing=1"], "label_smoothing"),
     ("zero-frames", ["run", "{q}", "--set", "stages.landmark.sampler.frames=0"], "frames"),
+    (
+        "identity-transport",
+        ["run", "{q}", "--set", "stages.recognition.sampler.frames=8"],
+        "own transport source",
+    ),
     ("bad-sample-type", ["run", "{q}", "--set", "stages.landmark.sampler.sample_type=all"], "sample_type"),
     ("zero-total-iter", ["run", "{q}", "--set", "stages.landmark.total_iter=0"], "total_iter"),
     ("string-iter", ["run", "{q}", "--set", "stages.landmark.total_iter=many"], "total_iter"),

@@ -20,6 +20,7 @@ from landmarkgait.data.evaluation.results import GaitEvaluation
 from landmarkgait.data.loader import iter_test_sequences
 from landmarkgait.data.reader import SilhouetteDataset
 from landmarkgait.data.transforms import silhouette_transform
+from landmarkgait.models.config import transport_distance
 from landmarkgait.models.inference import embed
 from landmarkgait.pipelines.tracking.tracker import Tracker
 from landmarkgait.pipelines.worker.distributed import WorkerContext, broadcast_from_main, gather_to_main
@@ -66,6 +67,21 @@ def embed_shard(
                 flush()
         flush()
     return indices, (np.concatenate(chunks) if chunks else None)
+
+
+def sequences_without_transport_source(
+    dataset: SilhouetteDataset, subjects: tuple[str, ...], transport_shift: int, max_frames: int | None
+) -> int:
+    """How many test sequences are embedded from so few frames that LandmarkNet's transport roll
+    is the identity (every frame its own source: whole-silhouette part masks, see
+    ``PipelineConfig._check_transport_clips``). Their embeddings are still computed and scored."""
+    wanted = set(subjects)
+    count = 0
+    for entry in dataset.entries:
+        if entry.subject in wanted:
+            frames = entry.num_frames if max_frames is None else min(entry.num_frames, max_frames)
+            count += frames > 0 and transport_distance(transport_shift, frames) == 0
+    return count
 
 
 def evaluate_embeddings(
@@ -115,6 +131,7 @@ def evaluate_on_workers(
             job.config.evaluation.metric,
         )
         summary = {f"eval/{key}": value for key, value in evaluation.summary().items()}
+        summary.update(_transport_source_check(model, dataset, job))
         tracker.log_metrics(run_id, summary, step=iteration)
         log_evaluation_artifacts(tracker, run_id, evaluation, iteration)
         # The full tables are artifacts, and the pipeline driver prints the final one.
@@ -126,6 +143,25 @@ def evaluate_on_workers(
             run_id,
         )
     return broadcast_from_main(summary)
+
+
+def _transport_source_check(model: nn.Module, dataset: SilhouetteDataset, job: WorkerJob) -> dict[str, float]:
+    """``eval/sequences_without_transport_source`` for networks with a transport (logged, and
+    warned about when > 0); nothing for the holistic baseline."""
+    shift = getattr(getattr(model, "config", None), "transport_shift", None)
+    if shift is None:
+        return {}
+    max_frames = job.config.evaluation.max_frames
+    count = sequences_without_transport_source(dataset, job.data.test_subjects, shift, max_frames)
+    if count:
+        log.warning(
+            "evaluation: %d test sequence(s) have too few frames (%s) for a transport source distinct "
+            "from each frame (transport_shift %d): their part masks are whole silhouettes",
+            count,
+            "all frames" if max_frames is None else f"at most {max_frames}",
+            shift,
+        )
+    return {"eval/sequences_without_transport_source": float(count)}
 
 
 def log_evaluation_artifacts(
