@@ -12,6 +12,7 @@ sampling, training or where sequences come from.
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -22,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from landmarkgait.data.errors import DataError
+from landmarkgait.data.input_files import MAX_JSON_BYTES, check_json_depth, check_regular_file
 
 FORMAT_VERSION = 1
 METADATA_KEY = "landmarkgait"
@@ -32,6 +34,9 @@ INDEX_COLUMNS = (*KEY_COLUMNS, "num_frames", "height", "width")
 # Characters a key may not contain: keys become directory names (OpenGait's pickle tree, the
 # frame folders of previews), so a key is one path component and never a way out of a folder.
 UNSAFE_KEY_CHARACTERS = "/\\\0"
+# Keys and the names of configs are printed and become file names: no control characters (a newline
+# forged error lines, escape sequences drove the terminal), and short enough for any file system.
+MAX_KEY_LENGTH = 128
 DEFAULT_SEQUENCES_PER_SHARD = 256
 # One sequence per row group: reading a sequence then decompresses only that sequence, which
 # measured several times faster for random access than 4-16 rows per group (see data/README.md).
@@ -55,16 +60,28 @@ SCHEMA = pa.schema(
 def key_problem(value: object) -> str | None:
     """Why ``value`` cannot be a subject, type or view (None: it can).
 
-    Keys are untrusted data that later name folders, so each must be one path-safe component:
-    a non-empty string, not ``.`` or ``..``, without a path separator or NUL byte.
+    Keys are untrusted data that later name folders and are printed, so each must be one
+    path-safe, printable component: a non-empty string of at most ``MAX_KEY_LENGTH`` characters,
+    not ``.`` or ``..``, without a path separator or control character. The names in configs
+    (pipeline, sweep and experiment names) follow the same rule.
     """
     if not isinstance(value, str):
         return f"expected a string, got {type(value).__name__}"
     if value in ("", ".", ".."):
         return "expected a non-empty name other than '.' and '..'"
+    if len(value) > MAX_KEY_LENGTH:
+        return f"expected at most {MAX_KEY_LENGTH} characters, got {len(value)}"
     if any(character in value for character in UNSAFE_KEY_CHARACTERS):
         return "expected one path component (no '/', '\\' or NUL)"
+    if any(unicodedata.category(character) == "Cc" for character in value):
+        return "expected printable characters (no newline, tab, escape or other control character)"
     return None
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for quoting a rejected value in one short line."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 4]}...{text[-1]}"
 
 
 @dataclass(frozen=True)
@@ -135,8 +152,10 @@ def open_parquet(path: Path) -> pq.ParquetFile:
 
     Shards are written with page checksums, so a flipped byte in compressed frames becomes an
     error naming the shard instead of silently wrong silhouettes (zstd carries no checksum of its
-    own here). Files written without checksums read as before.
+    own here). Files written without checksums read as before. A FIFO or device named like a shard
+    is refused before pyarrow opens it (``input_files``).
     """
+    check_regular_file(path, "Parquet shard")
     return pq.ParquetFile(path, page_checksum_verification=True)
 
 
@@ -190,6 +209,7 @@ def landmarkgait_metadata(schema: pa.Schema, where: Path) -> dict[str, Any]:
             f"{where}: Parquet schema metadata has no '{METADATA_KEY}' key (not a landmarkgait file)"
         )
     try:
+        check_json_depth(raw.decode("utf-8", errors="replace"), f"{where}: '{METADATA_KEY}' schema metadata")
         value = json.loads(raw)
     except ValueError as error:
         raise DataError(f"{where}: '{METADATA_KEY}' schema metadata is not valid JSON: {error}") from error
@@ -207,6 +227,7 @@ def read_metadata(path: Path) -> DatasetMetadata:
         raise DataError(f"{path}: not a dataset directory")
     if not metadata_path.is_file():
         raise DataError(f"{path}: not a landmarkgait dataset (missing {METADATA_FILE})")
+    check_regular_file(metadata_path, "dataset metadata", MAX_JSON_BYTES)
     try:
         schema = pq.read_schema(metadata_path)
     except (OSError, pa.ArrowException) as error:

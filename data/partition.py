@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from landmarkgait.data.errors import DataError
+from landmarkgait.data.format import shown
+from landmarkgait.data.input_files import MAX_JSON_BYTES, check_json_depth, read_regular_text
 from landmarkgait.data.reader import SilhouetteDataset
 
 log = logging.getLogger(__name__)
@@ -37,10 +39,10 @@ def parse_partition(value: Any, where: str) -> Partition:
     for key in ("TRAIN_SET", "TEST_SET"):
         subjects = value.get(key)
         if not isinstance(subjects, list):
-            raise DataError(f"{where}: key '{key}' must be a list of subject names, got {subjects!r}")
+            raise DataError(f"{where}: key '{key}' must be a list of subject names, got {shown(subjects)}")
         for position, subject in enumerate(subjects):
             if not isinstance(subject, str):
-                raise DataError(f"{where}: {key}[{position}] must be a string, got {subject!r}")
+                raise DataError(f"{where}: {key}[{position}] must be a string, got {shown(subject)}")
         sets[key] = tuple(sorted(set(subjects)))
     overlap = sorted(set(sets["TRAIN_SET"]) & set(sets["TEST_SET"]))
     if overlap:
@@ -51,10 +53,10 @@ def parse_partition(value: Any, where: str) -> Partition:
 def load_partition(json_path: Path) -> Partition:
     """Read an OpenGait partition JSON file."""
     json_path = Path(json_path)
+    text = read_regular_text(json_path, "partition file", MAX_JSON_BYTES)
+    check_json_depth(text, f"{json_path}: partition file")
     try:
-        value = json.loads(json_path.read_text())
-    except OSError as error:
-        raise DataError(f"{json_path}: cannot read partition file: {error.strerror or error}") from error
+        value = json.loads(text)
     except ValueError as error:
         raise DataError(f"{json_path}: partition file is not valid JSON: {error}") from error
     return parse_partition(value, str(json_path))

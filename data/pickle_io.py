@@ -17,6 +17,7 @@ import numpy as np
 
 from landmarkgait.data.atomic import atomic_path
 from landmarkgait.data.errors import DataError
+from landmarkgait.data.input_files import MAX_PICKLE_BYTES, open_regular
 
 
 def _latin1_bytes(text: str, encoding: str) -> bytes:
@@ -67,13 +68,16 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
 def load_array_pickle(path: Path) -> np.ndarray:
     """Load one numpy array from ``path`` without executing anything the pickle asks for.
 
-    Raises ``DataError`` naming the file when the pickle is malformed, references any callable
+    Raises ``DataError`` naming the file when it is not a regular file of bounded size (a FIFO
+    would block), when the pickle is malformed, references any callable
     other than numpy's array reconstruction, or holds something other than a numeric ndarray.
     """
     path = Path(path)
     try:
-        with path.open("rb") as handle:
+        with open_regular(path, "pickle", MAX_PICKLE_BYTES) as handle:
             value = _ArrayOnlyUnpickler(handle).load()
+    except DataError:
+        raise
     except OSError as error:
         raise DataError(f"{path}: cannot read pickle: {error.strerror or error}") from error
     except Exception as error:  # a hostile or broken pickle can raise nearly anything

@@ -32,6 +32,7 @@ from landmarkgait.data.format import (
     list_shards,
     open_parquet,
     read_metadata,
+    shown,
 )
 
 
@@ -89,7 +90,7 @@ def _scan_open_shard(shard: pq.ParquetFile, path: Path, *, read_frames: bool) ->
         for row, value in enumerate(columns[name]):
             problem = key_problem(value)
             if problem:
-                raise DataError(f"{path}: row {row}: field '{name}' is {value!r}: {problem}")
+                raise DataError(f"{path}: row {row}: field '{name}' is {shown(value)}: {problem}")
     for name in ("num_frames", "height", "width"):
         for row, value in enumerate(columns[name]):
             if value <= 0:

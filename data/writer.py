@@ -41,6 +41,7 @@ from landmarkgait.data.format import (
     list_shards,
     schema_with_metadata,
     shard_file_name,
+    shown,
 )
 from landmarkgait.data.staging import check_destination, publish_directory, staging_dir
 from landmarkgait.data.validation import check_across_shards, content_fingerprint, scan_shard
@@ -56,7 +57,7 @@ def _check_record(record: SequenceRecord, position: int, path: Path) -> None:
         value = getattr(record, name)
         problem = key_problem(value)
         if problem:
-            raise DataError(f"{where}: field '{name}' is {value!r}: {problem}")
+            raise DataError(f"{where}: field '{name}' is {shown(value)}: {problem}")
     frames = record.frames
     if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 3:
         got = f"{frames.dtype} {frames.shape}" if isinstance(frames, np.ndarray) else type(frames).__name__

@@ -17,6 +17,12 @@ from landmarkgait.data.converters.conversion import ChunkResult, InputFormat, co
 from landmarkgait.data.converters.tree import SkippedItem, TreeItem
 from landmarkgait.data.errors import DataError
 from landmarkgait.data.format import SequenceRecord
+from landmarkgait.data.input_files import (
+    MAX_IMAGE_BYTES,
+    check_frame_size,
+    image_frame_size,
+    read_regular_bytes,
+)
 from landmarkgait.data.pretreatment import pretreat_sequence
 
 if TYPE_CHECKING:
@@ -26,8 +32,14 @@ if TYPE_CHECKING:
 
 
 def read_grayscale(path: Path) -> np.ndarray:
-    """Decode an image file as OpenGait does (``cv2.IMREAD_GRAYSCALE``)."""
-    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    """Decode an image file as OpenGait does (``cv2.IMREAD_GRAYSCALE``, here from the bytes read).
+
+    The file is read by the input rule (a regular file of bounded size, never a FIFO) and its
+    header's frame size is checked against the pixel budget before a pixel is decoded.
+    """
+    content = read_regular_bytes(Path(path), "image", MAX_IMAGE_BYTES)
+    check_frame_size(*image_frame_size(content, path), path, "image")
+    image = cv2.imdecode(np.frombuffer(content, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
     if image is None:
         raise DataError(f"{path}: cannot decode image")
     return image

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from landmarkgait.data.errors import DataError
+from landmarkgait.data.input_files import check_frame_size, check_regular_file
 from landmarkgait.data.video.settings import SubtractionSettings
 
 log = logging.getLogger(__name__)
@@ -98,16 +99,31 @@ def _subtractor(settings: SubtractionSettings) -> cv2.BackgroundSubtractor:
 
 
 def _open_capture(path: Path) -> cv2.VideoCapture:
-    """Open ``path`` for decoding, or raise ``VideoError`` saying why it cannot be."""
-    if not path.is_file():
+    """Open ``path`` for decoding, or raise ``VideoError`` saying why it cannot be.
+
+    By the input rule: a regular file (a FIFO or device would block or never end), and frames
+    within the pixel budget, read from the container's header before a frame is decoded.
+    """
+    if not path.exists():
         raise VideoError(path, "no such video file")
-    if path.stat().st_size == 0:
+    try:
+        size = check_regular_file(path, "video")
+    except DataError as error:
+        raise VideoError(path, str(error).removeprefix(f"{path}: ")) from None
+    if size == 0:
         raise VideoError(path, "the video file is empty (0 bytes)")
     # FFmpeg prints its own complaints about broken files to stderr; our error names the file.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise VideoError(path, "cannot decode it as a video (unreadable, truncated or not a video file)")
+    width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+    height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    try:
+        check_frame_size(width, height, path, "the video")
+    except DataError as error:
+        capture.release()
+        raise VideoError(path, str(error).removeprefix(f"{path}: ")) from None
     return capture
 
 

@@ -14,11 +14,13 @@ name anything. It must not open the videos.
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 from landmarkgait.data.errors import DataError
-from landmarkgait.data.format import key_problem
+from landmarkgait.data.format import key_problem, shown
+from landmarkgait.data.input_files import MAX_MANIFEST_BYTES, read_regular_text
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 MANIFEST_FIELDS = ("subject", "type", "view", "path")
@@ -72,7 +74,7 @@ def _checked(item: VideoItem, where: str) -> VideoItem:
     for field in ("subject", "type", "view"):
         problem = key_problem(getattr(item, field))
         if problem is not None:
-            raise DataError(f"{where}: {field} {getattr(item, field)!r}: {problem}")
+            raise DataError(f"{where}: {field} {shown(getattr(item, field))}: {problem}")
     return item
 
 
@@ -90,15 +92,15 @@ def _tree(src: Path) -> list[VideoItem]:
 
 
 def _manifest(path: Path) -> list[VideoItem]:
+    text = read_regular_text(path, "CSV manifest", MAX_MANIFEST_BYTES)
     try:
-        with path.open(newline="", encoding="utf-8") as file:
-            reader = csv.DictReader(file)
-            if reader.fieldnames is None or not set(MANIFEST_FIELDS) <= set(reader.fieldnames):
-                raise DataError(
-                    f"{path}: header {reader.fieldnames or []} lacks the columns {','.join(MANIFEST_FIELDS)}"
-                )
-            rows = list(reader)
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        if reader.fieldnames is None or not set(MANIFEST_FIELDS) <= set(reader.fieldnames):
+            raise DataError(
+                f"{path}: header {shown(reader.fieldnames or [])} lacks the columns {','.join(MANIFEST_FIELDS)}"
+            )
+        rows = list(reader)
+    except csv.Error as error:
         raise DataError(f"{path}: cannot read the manifest ({error})") from None
     if not rows:
         raise DataError(f"{path}: the manifest lists no videos")

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import torch
 
 from landmarkgait.data.errors import DataError
+from landmarkgait.data.input_files import check_regular_file
 from landmarkgait.pipelines.deploy.embedding import EMBEDDINGS_SCHEMA
 
 _KEY_COLUMNS = ("subject", "type", "view", "run_id", "channels", "parts")
@@ -85,6 +86,7 @@ def scan_gallery(path: str | Path) -> GalleryIndex:
         )
     keys: dict[str, list] = {name: [] for name in _KEY_COLUMNS}
     for file in files:
+        check_regular_file(file, "embeddings file")  # a FIFO would block pyarrow
         try:
             _check_schema(file, pq.read_schema(file))
             table = pq.read_table(file, columns=list(_KEY_COLUMNS))
