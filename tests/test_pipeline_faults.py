@@ -143,6 +143,38 @@ def test_killed_driver_rerun_continues_in_stage_two(
     assert [run.info.status for run in pipelines] == ["KILLED", "FINISHED"]
 
 
+def test_a_second_driver_on_a_live_run_refuses_naming_its_owner(
+    ray_cluster: RayHead, micro_dataset: Path, tmp_path: Path
+) -> None:
+    """Two drivers on one config: the second refuses in one line naming the first's pid and host,
+    before opening any MLflow run, and leaves the first's runs alone (it used to close them as
+    orphans and resume into them); the first then finishes as if alone."""
+    tracking, storage, config = fault_config(
+        tmp_path, micro_dataset, "two-drivers", total_iter=100, save_iter=4
+    )
+    args = ("train", str(config), "--stage", "landmark", "--ray-address", ray_cluster.address)
+    with cli_process(*args, log=tmp_path / "first.log") as first:
+        wait_until(
+            lambda: any(storage.glob("*/landmark-000004")) or first.poll() is not None, 300, "a checkpoint"
+        )
+        assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+        second = run_cli(*args)
+        assert first.poll() is None, "the first driver ended before the second tried: raise total_iter"
+        assert first.wait(timeout=600) == 0, (tmp_path / "first.log").read_text()[-3000:]
+    assert second.returncode == 2, second.stderr[-3000:]
+    last_line = second.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in second.stderr
+    assert "being trained by another landmarkgait process" in last_line, last_line
+    assert f"pid {first.pid} on " in last_line, last_line
+    client = MlflowClient(tracking)
+    experiment = client.get_experiment_by_name("two-drivers").experiment_id
+    (pipeline,) = client.search_runs([experiment], "tags.`landmarkgait.kind` = 'pipeline'")
+    assert pipeline.info.status == "FINISHED"
+    (run,) = stage_runs(client, "two-drivers", "landmark")
+    assert run.info.status == "FINISHED"
+    assert not client.get_metric_history(run.info.run_id, "resume/from_iteration")
+
+
 def test_a_bad_data_row_met_on_the_worker_is_one_line_without_retries(
     ray_cluster: RayHead, micro_dataset: Path, tmp_path: Path
 ) -> None:

@@ -30,6 +30,7 @@ from landmarkgait.pipelines.driver.planning import (
     plan_pipeline,
 )
 from landmarkgait.pipelines.driver.ray_runtime import ray_session
+from landmarkgait.pipelines.driver.run_lock import exclusive_run
 from landmarkgait.pipelines.driver.train_job import fit_reporting_fatal
 from landmarkgait.pipelines.errors import PipelineError
 from landmarkgait.pipelines.log_setup import verbose
@@ -166,45 +167,49 @@ def execute(
         TAG_CODE: version,
         TAG_TRAIN_RUN: train_run,
     }
-    close_orphans(tracker, train_run, keep=pipeline_run_id)
-    if pipeline_run_id is None:
-        parent = tracker.create_run(name=pipeline_run_name(config, plan), tags=tags)
-    else:  # a sweep trial's run, named after its swept values
-        parent = pipeline_run_id
-        tracker.set_tags(parent, tags)
-    tracker.log_params(parent, config.flat_params())
-    tracker.log_text(parent, config.to_yaml(), "config/resolved.yaml")
-    tracker.log_dataset(
-        parent,
-        str(prepared.dataset_path),
-        prepared.data.fingerprint,
-        prepared.data.splits(with_test=any(stage_spec(task.stage).evaluates for task in plan)),
-    )
-    reused = [task.stage for task in plan if not task.trains]
-    for task in plan:
-        if not task.trains:
-            log.info(
-                "stage %s: reusing finished run %s (same config and data)", task.stage, task.reuse_run_id
+    with exclusive_run(train_run):  # a second driver on the same run refuses here, before any run opens
+        close_orphans(tracker, train_run, keep=pipeline_run_id)
+        if pipeline_run_id is None:
+            parent = tracker.create_run(name=pipeline_run_name(config, plan), tags=tags)
+        else:  # a sweep trial's run, named after its swept values
+            parent = pipeline_run_id
+            tracker.set_tags(parent, tags)
+        tracker.log_params(parent, config.flat_params())
+        tracker.log_text(parent, config.to_yaml(), "config/resolved.yaml")
+        tracker.log_dataset(
+            parent,
+            str(prepared.dataset_path),
+            prepared.data.fingerprint,
+            prepared.data.splits(with_test=any(stage_spec(task.stage).evaluates for task in plan)),
+        )
+        reused = [task.stage for task in plan if not task.trains]
+        for task in plan:
+            if not task.trains:
+                log.info(
+                    "stage %s: reusing finished run %s (same config and data)", task.stage, task.reuse_run_id
+                )
+        try:
+            if any(task.trains for task in plan):
+                job = prepared.worker_job(tuple(plan), version, pipeline_run_id=parent)
+                with ray_session(ray_address):
+                    fit_reporting_fatal(tracker, parent, job, train_run, callbacks)
+            stage_runs = collect_stage_runs(tracker, parent, plan)
+            outcome = summarise(tracker, parent, stage_runs, reused)
+        except BaseException as error:
+            close_pipeline_run(
+                tracker, parent, "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
             )
-    try:
-        if any(task.trains for task in plan):
-            job = prepared.worker_job(tuple(plan), version, pipeline_run_id=parent)
-            with ray_session(ray_address):
-                fit_reporting_fatal(tracker, parent, job, train_run, callbacks)
-        stage_runs = collect_stage_runs(tracker, parent, plan)
-        outcome = summarise(tracker, parent, stage_runs, reused)
-    except BaseException as error:
-        close_pipeline_run(tracker, parent, "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
-        raise
-    tracker.finish(parent)
-    return outcome
+            raise
+        tracker.finish(parent)
+        return outcome
 
 
 def close_orphans(tracker: Tracker, train_run: str, keep: str | None) -> None:
     """Mark KILLED the pipeline runs (and their stage runs) that a killed driver left running.
 
     A pipeline run still RUNNING under the same Ray Train run name as this one is the earlier,
-    interrupted attempt at the same stages: two live drivers cannot share a Ray Train run. The
+    interrupted attempt at the same stages: this driver holds the run's lock (``run_lock``), so
+    no live driver owns it. The
     stage run this run resumes is reopened by its worker.
     """
     for orphan in tracker.running_pipeline_runs(train_run):
