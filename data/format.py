@@ -12,7 +12,6 @@ sampling, training or where sequences come from.
 from __future__ import annotations
 
 import json
-import unicodedata
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -31,12 +30,6 @@ METADATA_FILE = "_common_metadata"
 SHARD_PATTERN = "*.parquet"
 KEY_COLUMNS = ("subject", "type", "view")
 INDEX_COLUMNS = (*KEY_COLUMNS, "num_frames", "height", "width")
-# Characters a key may not contain: keys become directory names (OpenGait's pickle tree, the
-# frame folders of previews), so a key is one path component and never a way out of a folder.
-UNSAFE_KEY_CHARACTERS = "/\\\0"
-# Keys and the names of configs are printed and become file names: no control characters (a newline
-# forged error lines, escape sequences drove the terminal), and short enough for any file system.
-MAX_KEY_LENGTH = 128
 DEFAULT_SEQUENCES_PER_SHARD = 256
 # One sequence per row group: reading a sequence then decompresses only that sequence, which
 # measured several times faster for random access than 4-16 rows per group (see data/README.md).
@@ -55,33 +48,6 @@ SCHEMA = pa.schema(
         pa.field("frames", pa.binary(), nullable=False),
     ]
 )
-
-
-def key_problem(value: object) -> str | None:
-    """Why ``value`` cannot be a subject, type or view (None: it can).
-
-    Keys are untrusted data that later name folders and are printed, so each must be one
-    path-safe, printable component: a non-empty string of at most ``MAX_KEY_LENGTH`` characters,
-    not ``.`` or ``..``, without a path separator or control character. The names in configs
-    (pipeline, sweep and experiment names) follow the same rule.
-    """
-    if not isinstance(value, str):
-        return f"expected a string, got {type(value).__name__}"
-    if value in ("", ".", ".."):
-        return "expected a non-empty name other than '.' and '..'"
-    if len(value) > MAX_KEY_LENGTH:
-        return f"expected at most {MAX_KEY_LENGTH} characters, got {len(value)}"
-    if any(character in value for character in UNSAFE_KEY_CHARACTERS):
-        return "expected one path component (no '/', '\\' or NUL)"
-    if any(unicodedata.category(character) == "Cc" for character in value):
-        return "expected printable characters (no newline, tab, escape or other control character)"
-    return None
-
-
-def shown(value: object, limit: int = 80) -> str:
-    """``repr(value)`` cut to ``limit`` characters, for quoting a rejected value in one short line."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[: limit - 4]}...{text[-1]}"
 
 
 @dataclass(frozen=True)

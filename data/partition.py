@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from landmarkgait.data.errors import DataError
-from landmarkgait.data.format import shown
 from landmarkgait.data.input_files import MAX_JSON_BYTES, check_json_depth, read_regular_text
+from landmarkgait.data.keys import shown
 from landmarkgait.data.reader import SilhouetteDataset
 
 log = logging.getLogger(__name__)

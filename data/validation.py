@@ -27,13 +27,12 @@ from landmarkgait.data.format import (
     DatasetMetadata,
     binary_values,
     check_frame_bytes,
-    key_problem,
     landmarkgait_metadata,
     list_shards,
     open_parquet,
     read_metadata,
-    shown,
 )
+from landmarkgait.data.keys import key_problem, shown
 
 
 @dataclass

@@ -37,12 +37,11 @@ from landmarkgait.data.format import (
     DatasetMetadata,
     SequenceRecord,
     ShardInfo,
-    key_problem,
     list_shards,
     schema_with_metadata,
     shard_file_name,
-    shown,
 )
+from landmarkgait.data.keys import key_problem, shown
 from landmarkgait.data.staging import check_destination, publish_directory, staging_dir
 from landmarkgait.data.validation import check_across_shards, content_fingerprint, scan_shard
 

@@ -22,7 +22,10 @@ from typing import Any
 
 import yaml
 
+from landmarkgait.data.errors import DataError
 from landmarkgait.data.evaluation.names import METRICS, PROTOCOLS
+from landmarkgait.data.input_files import check_regular_file
+from landmarkgait.data.keys import key_problem, shown
 from landmarkgait.data.sampler_config import SamplerConfig
 from landmarkgait.data.synth.config import SynthConfig
 from landmarkgait.models.config import MIN_TRANSPORT_DISTANCE, transport_distance
@@ -214,6 +217,7 @@ class TrackingSection:
             value = getattr(self, key)
             if value is not None and not value.strip():
                 raise ValueError(f"{key} must be a non-empty name, got {value!r}")
+        check_name(self.experiment, "experiment", ValueError)
         if not 0 <= self.http_retries <= MAX_HTTP_RETRIES:
             raise ValueError(f"http_retries must be 0..{MAX_HTTP_RETRIES}, got {self.http_retries}")
 
@@ -249,6 +253,7 @@ class PipelineConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        check_name(self.name, "name")  # it names run folders: the data-key rule (no '/', '..', control)
         self._check_transport_clips()
 
     def _check_transport_clips(self) -> None:
@@ -310,13 +315,27 @@ class PipelineConfig:
         return from_mapping(cls, mapping)
 
 
+def check_name(value: str, key: str, error: type[Exception] = ConfigError) -> None:
+    """Raise ``error`` naming config key ``key`` unless ``value`` follows the data-key rule."""
+    problem = key_problem(value)
+    if problem is not None:
+        raise error(f"config key '{key}': {shown(value)}: {problem}")
+
+
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConfig:
-    """Read a YAML pipeline config and apply ``key.path=value`` overrides, validating once."""
+    """Read a YAML pipeline config and apply ``key.path=value`` overrides, validating once.
+
+    ``data.partition`` must then name a regular file (a config read back from a run is not
+    checked against this machine's files).
+    """
     path = Path(path)
     raw = read_yaml_mapping(path, "config file", "ray_configs/")
     for assignment in overrides:
         apply_override(raw, assignment, PipelineConfig)
     try:
-        return PipelineConfig.from_dict(raw)
-    except ConfigError as error:
+        config = PipelineConfig.from_dict(raw)
+        if config.data.partition is not None:
+            check_regular_file(Path(config.data.partition), "partition file (config key 'data.partition')")
+    except (ConfigError, DataError) as error:
         raise ConfigError(f"{path}: {error}") from None
+    return config

@@ -2,7 +2,7 @@
 
 Why a module of its own: the three ways of naming videos all end as the same checked list of
 ``(subject, type, view, path)`` items, and every key comes from untrusted input (folder names,
-manifest cells, options), so each is checked with ``format.key_problem`` here, before it can
+manifest cells, options), so each is checked with ``keys.key_problem`` here, before it can
 name anything. It must not open the videos.
 
 - a video file: one item, keyed by ``--subject`` (default: the file's stem), ``--type`` and
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from landmarkgait.data.errors import DataError
-from landmarkgait.data.format import key_problem, shown
 from landmarkgait.data.input_files import MAX_MANIFEST_BYTES, read_regular_text
+from landmarkgait.data.keys import key_problem, shown
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 MANIFEST_FIELDS = ("subject", "type", "view", "path")

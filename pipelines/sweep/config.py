@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from landmarkgait.pipelines.config import PipelineConfig, load_config
+from landmarkgait.pipelines.config import PipelineConfig, check_name, load_config
 from landmarkgait.pipelines.config_schema import (
     assign_key,
     from_mapping,
@@ -184,8 +184,7 @@ class SweepConfig:
     trial_cpus: float = 0.01
 
     def __post_init__(self) -> None:
-        if not self.name or "/" in self.name:
-            raise ValueError(f"name must be a non-empty name without '/', got {self.name!r}")
+        check_name(self.name, "name", ValueError)
         if self.trial_cpus < 0:
             raise ValueError(f"trial_cpus must be >= 0, got {self.trial_cpus}")
 
