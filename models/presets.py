@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from landmarkgait.data.quoting import quote_value
 from landmarkgait.models.config import ModelConfig
 from landmarkgait.models.errors import ModelConfigError
 from landmarkgait.models.registry import model_config_fields, stage_spec
@@ -48,12 +49,14 @@ def resolve_config(stage: str, preset: str = "paper", **overrides: Any) -> Model
     """
     config_class = stage_spec(stage, "model").config_class
     if preset not in PRESETS:
-        raise ModelConfigError(f"model preset {preset!r}: expected one of {', '.join(list_presets())}")
+        raise ModelConfigError(
+            f"model preset {quote_value(preset)}: expected one of {', '.join(list_presets())}"
+        )
     known = set(model_config_fields())
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise ModelConfigError(
-            f"model override {unknown[0]!r} is not a model config field (expected one of {', '.join(sorted(known))})"
+            f"model override {quote_value(unknown[0])} is not a model config field (expected one of {', '.join(sorted(known))})"
         )
     fields = set(config_class.field_names())
     values = {key: value for key, value in {**PRESETS[preset], **overrides}.items() if key in fields}

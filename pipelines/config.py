@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from landmarkgait.data.errors import DataError
 from landmarkgait.data.evaluation.names import METRICS, PROTOCOLS
 from landmarkgait.data.input_files import check_regular_file
 from landmarkgait.data.keys import key_problem, shown
+from landmarkgait.data.quoting import quote_value
 from landmarkgait.data.sampler_config import SamplerConfig
 from landmarkgait.data.synth.config import SynthConfig
 from landmarkgait.models.config import MIN_TRANSPORT_DISTANCE, transport_distance
@@ -47,6 +49,14 @@ log = logging.getLogger(__name__)
 
 # MLflow refuses more retries per request than this (its _MLFLOW_HTTP_REQUEST_MAX_RETRIES_LIMIT).
 MAX_HTTP_RETRIES = 10
+# Seeds every generator takes: NumPy's legacy seeding and Tune's random search refuse larger ones.
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(value: int, key: str) -> None:
+    """Refuse a seed outside ``0..MAX_SEED``, naming the config key."""
+    if not 0 <= value <= MAX_SEED:
+        raise ConfigError(f"config key '{key}': expected a seed in 0..{MAX_SEED}, got {quote_value(value)}")
 
 
 def landmarkgait_home() -> Path:
@@ -181,10 +191,26 @@ class ScalingSection:
     embed_batch_size: int = 4
 
     def __post_init__(self) -> None:
+        """Ranges Ray accepts and could ever satisfy (whether the connected cluster can is checked
+        once Ray is up: ``driver.cluster_fit``). Ray Train took a negative CPU count or
+        ``max_failures`` -100 and then retried worker start-up forever."""
         if self.num_workers < 1:
             raise ValueError(f"num_workers must be >= 1, got {self.num_workers}")
         if self.backend not in (None, "gloo", "nccl"):
-            raise ValueError(f"backend must be gloo, nccl or null (auto), got {self.backend!r}")
+            raise ValueError(f"backend must be gloo, nccl or null (auto), got {quote_value(self.backend)}")
+        if not (math.isfinite(self.cpus_per_worker) and self.cpus_per_worker > 0):
+            raise ValueError(f"cpus_per_worker must be a finite number > 0, got {self.cpus_per_worker}")
+        if not (math.isfinite(self.gpus_per_worker) and self.gpus_per_worker >= 0):
+            raise ValueError(f"gpus_per_worker must be a finite number >= 0, got {self.gpus_per_worker}")
+        for name, amount in self.resources_per_worker.items():
+            if not (math.isfinite(amount) and amount >= 0):
+                raise ValueError(
+                    f"resources_per_worker.{quote_value(name)} must be a finite number >= 0, got {amount}"
+                )
+        if self.max_failures < -1:
+            raise ValueError(f"max_failures must be >= 0, or -1 (retry forever), got {self.max_failures}")
+        if self.embed_batch_size < 1:
+            raise ValueError(f"embed_batch_size must be >= 1, got {self.embed_batch_size}")
 
     @property
     def resolved_backend(self) -> str:
@@ -254,6 +280,7 @@ class PipelineConfig:
 
     def __post_init__(self) -> None:
         check_name(self.name, "name")  # it names run folders: the data-key rule (no '/', '..', control)
+        check_seed(self.seed, "seed")
         self._check_transport_clips()
 
     def _check_transport_clips(self) -> None:

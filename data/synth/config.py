@@ -56,7 +56,7 @@ class SynthConfig:
             raise DataError(
                 f"min_frames ({self.min_frames}) must not be greater than max_frames ({self.max_frames})"
             )
-        _check_int("seed", self.seed, 0, 2**63 - 1)
+        _check_int("seed", self.seed, 0, 2**32 - 1)  # the range of every seed of the tool
         _check_int("render_size", self.render_size, 64, 512)
         if not isinstance(self.artefacts, (int, float)) or not 0.0 <= float(self.artefacts) <= 3.0:
             raise DataError(f"artefacts must be a number in [0, 3], got {self.artefacts!r}")

@@ -5,6 +5,10 @@ of it, the search (algorithm, space, metric, mode, samples, concurrency) and the
 scheduler. Loading validates everything a trial would otherwise discover later: every space
 key exists and every value in the space builds a valid pipeline config, the metric is one a
 stage reports, the mode is min or max. Errors name the key; no Ray is started here.
+
+``search.repeats`` crosses the grid with seeds: the pipeline config's top-level ``seed`` takes
+``base.seed + 0 .. repeats - 1``, one trial (and MLflow child run) each. The seed is part of
+every stage key, so each seed trains its own stages; nothing is reused across seeds.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from landmarkgait.pipelines.config import PipelineConfig, check_name, load_config
+from landmarkgait.pipelines.config import PipelineConfig, check_name, check_seed, load_config
 from landmarkgait.pipelines.config_schema import (
     assign_key,
     from_mapping,
@@ -83,6 +87,8 @@ class ParameterSpec:
 
 # The Tune parameter that carries a trial's index into ``search.points``.
 POINT_PARAM = "point"
+# The pipeline config key (top level) that ``search.repeats`` varies; also its Tune parameter.
+SEED_KEY = "seed"
 
 
 @dataclass
@@ -91,7 +97,9 @@ class SearchSection:
 
     ``points`` lists whole settings of several keys that only make sense together (the paper's
     table: the holistic ablation, then LandmarkGait with 20, 25, 30 landmarks); a grid search
-    crosses them with the ``space`` grids.
+    crosses them with the ``space`` grids. ``repeats`` crosses all that with as many seeds (the
+    pipeline config's ``seed``, not ``search.seed``, which seeds the search algorithm): one
+    seed is one number, the spread of several tells whether two methods differ.
     """
 
     metric: str
@@ -102,12 +110,14 @@ class SearchSection:
     num_samples: int = 1
     max_concurrent_trials: int = 1
     seed: int = 0
+    repeats: int = 1
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {self.algorithm!r}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be min or max, got {self.mode!r}")
+        check_seed(self.seed, "search.seed")
         if not self.space and not self.points:
             raise ValueError(
                 "space and points are empty: give at least one config key to search, e.g. model.num_landmark"
@@ -125,6 +135,7 @@ class SearchSection:
         for name in ("num_samples", "max_concurrent_trials"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        self._check_repeats()
         for key, spec in self.space.items():
             if self.algorithm == "grid" and spec.kind != "grid":
                 raise ValueError(
@@ -133,15 +144,42 @@ class SearchSection:
             if self.algorithm == "optuna" and spec.kind == "grid":
                 raise ValueError(f"space.{key}: Optuna samples; use choice instead of grid")
 
+    def _check_repeats(self) -> None:
+        """Repeats are a grid over ``seed``: only a grid search crosses it with the same values
+        (random and Optuna would sample other values for every seed), and nothing else may set it."""
+        if self.repeats < 1:
+            raise ValueError(f"search.repeats must be >= 1, got {self.repeats}")
+        if self.repeats == 1:
+            return
+        if self.algorithm != "grid":
+            raise ValueError(f"search.repeats {self.repeats} needs algorithm grid, got {self.algorithm!r}")
+        if SEED_KEY in self.space:
+            raise ValueError(
+                f"space.{SEED_KEY}: search.repeats {self.repeats} sets the seed of every trial; "
+                f"remove {SEED_KEY!r} from space or set repeats to 1"
+            )
+        for index, point in enumerate(self.points):
+            if SEED_KEY in point:
+                raise ValueError(
+                    f"points[{index}].{SEED_KEY}: search.repeats {self.repeats} sets the seed of every "
+                    f"trial; remove {SEED_KEY!r} from the point or set repeats to 1"
+                )
+
+    def seeds(self, base_seed: int) -> list[int]:
+        """The pipeline seeds of the repeats: ``base_seed``, ``base_seed + 1``, ..."""
+        return [base_seed + offset for offset in range(self.repeats)]
+
     def expected_trials(self) -> int:
-        """Trials the search creates: ``num_samples`` per grid point (Optuna: ``num_samples``)."""
+        """Trials the search creates: ``num_samples`` per grid point and seed (Optuna: ``num_samples``)."""
         grid = math.prod(spec.size() or 1 for spec in self.space.values())
-        return grid * max(1, len(self.points)) * self.num_samples
+        return grid * max(1, len(self.points)) * self.repeats * self.num_samples
 
     def searched_keys(self) -> list[str]:
-        """Every config key a trial may set: the points' keys (first seen first), then the space's."""
+        """Every config key a trial may set: the points' keys (first seen first), then the space's,
+        then ``seed`` when there are repeats."""
         keys = [key for point in self.points for key in point]
-        return list(dict.fromkeys([*keys, *self.space]))
+        seed = [SEED_KEY] if self.repeats > 1 else []
+        return list(dict.fromkeys([*keys, *self.space, *seed]))
 
     def trial_params(self, tune_params: dict[str, Any]) -> dict[str, Any]:
         """A trial's config assignments from its Tune parameters (a point index becomes its keys)."""
