@@ -111,7 +111,7 @@ def test_search_space_translates_to_tune_domains(tmp_path: Path) -> None:
         "model.num_landmark": {"choice": [20, 30]},
         "stages.recognition.loss.triplet": {"uniform": [0.1, 2.0]},
         "stages.recognition.optimizer.lr": {"loguniform": [1.0e-4, 1.0e-2]},
-        "stages.recognition.sampler.frames": {"randint": [8, 12]},
+        "stages.recognition.sampler.frames": {"randint": [11, 15]},
     }
     loaded = load_sweep(write(tmp_path, search={"algorithm": "random", "space": space, "num_samples": 3}))
     domains = param_space(loaded)
