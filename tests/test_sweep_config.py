@@ -51,12 +51,15 @@ def test_shipped_sweep_configs_load() -> None:
 
 def test_benchmark_sweep_is_the_papers_table_on_one_schedule() -> None:
     """Holistic, then LandmarkGait with 25 (the paper's count, first), 20 and 30 landmarks: points,
-    one trial each, with the default synthetic dataset and the same recognition schedule in every
+    three seeds each, with the default synthetic dataset and the same recognition schedule in every
     trial."""
     loaded = load_sweep(REPO / "ray_configs" / "sweep_benchmark.yaml")
     search = loaded.sweep.search
-    assert search.expected_trials() == 4
-    assert param_space(loaded) == {"point": tune.grid_search([0, 1, 2, 3])}
+    assert search.expected_trials() == 12
+    assert param_space(loaded) == {
+        "point": tune.grid_search([0, 1, 2, 3]),
+        "seed": tune.grid_search([0, 1, 2]),
+    }
     configs = [loaded.trial_config(search.trial_params({"point": index})) for index in range(4)]
     assert [config.model.stages for config in configs] == [
         ("holistic",),

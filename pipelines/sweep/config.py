@@ -291,6 +291,8 @@ def load_sweep(path: str | Path, overrides: list[str] | None = None) -> LoadedSw
             apply_params(base, {key: value}, f"{path}: search.space")
     for index, point in enumerate(sweep.search.points):
         apply_params(base, point, f"{path}: search.points[{index}]")
+    if sweep.search.repeats > 1:  # the last seed must be a valid seed too
+        apply_params(base, {SEED_KEY: sweep.search.seeds(base.seed)[-1]}, f"{path}: search.repeats")
     check_metric(sweep.search.metric, base.evaluation.protocol)
     if sweep.scheduler.time_attr is not None:
         check_metric(sweep.scheduler.time_attr, base.evaluation.protocol, what="scheduler.time_attr")

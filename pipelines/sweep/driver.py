@@ -286,6 +286,7 @@ def sweep_params(loaded: LoadedSweep) -> dict[str, Any]:
         "sweep.metric": sweep.search.metric,
         "sweep.mode": sweep.search.mode,
         "sweep.num_samples": sweep.search.num_samples,
+        "sweep.repeats": sweep.search.repeats,
         "sweep.max_concurrent_trials": sweep.search.max_concurrent_trials,
         "sweep.scheduler": sweep.scheduler.type,
     }

@@ -15,7 +15,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, Searcher
 
 from landmarkgait.pipelines.errors import ConfigError
-from landmarkgait.pipelines.sweep.config import POINT_PARAM, LoadedSweep, ParameterSpec
+from landmarkgait.pipelines.sweep.config import POINT_PARAM, SEED_KEY, LoadedSweep, ParameterSpec
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +37,15 @@ def tune_domain(spec: ParameterSpec) -> Any:
 
 
 def param_space(loaded: LoadedSweep) -> dict[str, Any]:
-    """Tune's space: the specs' domains, and a grid over the points' indices when there are points."""
+    """Tune's space: the specs' domains, a grid over the points' indices when there are points,
+    and a grid over the seeds with ``repeats`` (Tune varies the grid key that sorts first fastest:
+    ``point`` before ``seed``, so every point runs at the first seed before any at the second)."""
     search = loaded.sweep.search
     space = {key: tune_domain(spec) for key, spec in search.space.items()}
     if search.points:
         space[POINT_PARAM] = tune.grid_search(list(range(len(search.points))))
+    if search.repeats > 1:
+        space[SEED_KEY] = tune.grid_search(search.seeds(loaded.base.seed))
     return space
 
 

@@ -3,7 +3,9 @@
 The trial is a Tune function trainable with a small CPU share; its stages train in their own
 ``TorchTrainer`` (which queues for worker resources), exactly as ``landmarkgait run`` would, so
 stages whose stage keys match a finished run are reused. Its MLflow run is the pipeline run,
-nested under the sweep run; a restarted trial (``--resume``) continues the same MLflow run.
+nested under the sweep run and tagged with its method and seed; a restarted trial (``--resume``)
+continues the same MLflow run. The seeds of ``search.repeats`` are in every stage key, so a
+repeat trains its own stages and reuses only a finished run of the same seed.
 """
 
 from __future__ import annotations
@@ -15,16 +17,20 @@ from typing import Any
 from ray import tune
 from ray.tune.integration.ray_train import TuneReportCallback
 
+from landmarkgait.pipelines.config import PipelineConfig
 from landmarkgait.pipelines.driver.planning import StageTask, plan_pipeline
 from landmarkgait.pipelines.driver.run import execute, prepare
 from landmarkgait.pipelines.log_setup import configure_worker_logging, verbose
 from landmarkgait.pipelines.metric_names import ITERATION
+from landmarkgait.pipelines.report.collect import method_label
 from landmarkgait.pipelines.sweep.config import LoadedSweep
 from landmarkgait.pipelines.sweep.leases import lease_plan, release_stage_keys
 from landmarkgait.pipelines.sweep.metrics import qualified, stage_result
 from landmarkgait.pipelines.tracking.tags import (
     TAG_ITERATION,
     TAG_KIND,
+    TAG_METHOD,
+    TAG_SEED,
     TAG_SWEEP,
     TAG_SWEPT,
     TAG_TRIAL,
@@ -91,8 +97,19 @@ def trial_run_name(trial_id: str, params: dict[str, Any]) -> str:
     return f"trial-{index} {values}"
 
 
+def identity_tags(config: PipelineConfig) -> dict[str, str]:
+    """The method (as ``report`` labels it) and seed of a trial: the seeds of one method share
+    the method tag, so the MLflow UI can group a method's repeats."""
+    params = {key: str(value) for key, value in config.flat_params().items()}
+    return {TAG_METHOD: method_label(params), TAG_SEED: str(config.seed)}
+
+
 def open_trial_run(
-    tracker: Tracker, context: SweepContext, trial_id: str, params: dict[str, Any]
+    tracker: Tracker,
+    context: SweepContext,
+    trial_id: str,
+    params: dict[str, Any],
+    config: PipelineConfig,
 ) -> tuple[str, str]:
     """(run id, status) of this trial's MLflow run: the existing one of a restarted trial, or a new one."""
     existing = tracker.trial_run(context.sweep_run_id, trial_id)
@@ -107,6 +124,7 @@ def open_trial_run(
             TAG_SWEEP: context.sweep_run_id,
             TAG_TRIAL: trial_id,
             TAG_SWEPT: ",".join(params),
+            **identity_tags(config),
         },
         params=params,
         parent_run_id=context.sweep_run_id,
@@ -134,7 +152,7 @@ def run_trial(tune_params: dict[str, Any], context: SweepContext) -> None:
     config = loaded.trial_config(params)
     prepared = prepare(config)
     tracker = prepared.tracker
-    run_id, status = open_trial_run(tracker, context, trial_id, params)
+    run_id, status = open_trial_run(tracker, context, trial_id, params, config)
     if status == "FINISHED":  # a resumed sweep restarted a trial that had already finished
         log.info("trial %s finished earlier in MLflow run %s; reporting its results", trial_id, run_id)
         report_final(tracker, loaded, run_id, tracker.get_run(run_id).stage_links())
