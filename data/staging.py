@@ -3,7 +3,9 @@
 Writers fill a hidden staging directory next to the destination and publish it with one rename,
 so a destination path either holds a complete result or nothing: a failed write removes its
 staging directory, and one left by a killed writer is removed by the next write to the same
-destination. This module must not know what the
+destination. Every published directory carries ``destination.MARKER_FILE``, so a later
+``--overwrite`` can tell it from folders it must not touch (``check_destination``, re-exported
+here, is the output rule every writer checks first). This module must not know what the
 directories contain; single files are replaced by ``landmarkgait.data.atomic``.
 """
 
@@ -20,30 +22,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from landmarkgait.data.destination import check_destination, mark_output
 from landmarkgait.data.errors import DataError
 
 log = logging.getLogger(__name__)
-
-
-def check_destination(out: Path, *, overwrite: bool, source: Path | None = None) -> None:
-    """Fail early, before any work, when ``out`` exists and may not be replaced, when it cannot be
-    created, or when it is, holds or lies inside ``source`` (replacing it would destroy the input)."""
-    out = Path(out)
-    if (out.exists() or out.is_symlink()) and not overwrite:
-        raise DataError(
-            f"{out}: destination already exists (pass --overwrite / overwrite=True to replace it)"
-        )
-    if source is not None:
-        src, dst = Path(source).resolve(), out.resolve()
-        if dst == src or src in dst.parents or dst in src.parents:
-            raise DataError(
-                f"{out}: destination is, holds or lies inside the source {source}; choose another"
-            )
-    existing = next((parent for parent in [out.parent, *out.parent.parents] if parent.exists()), None)
-    if existing is not None and not existing.is_dir():
-        raise DataError(f"{out}: cannot create it, {existing} is a file, not a directory")
-    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
-        raise DataError(f"{out}: cannot create it, {existing} is not writable")
 
 
 # Who owns a staging directory, in its name: a killed writer's leftovers are recognised by the
@@ -112,6 +94,7 @@ def publish_directory(staging: Path, out: Path, *, overwrite: bool) -> Path:
     """
     staging, out = Path(staging), Path(out)
     check_destination(out, overwrite=overwrite)
+    mark_output(staging)
     if not (out.exists() or out.is_symlink()):
         os.rename(staging, out)
         return out

@@ -107,13 +107,17 @@ def test_malicious_pickle_is_skipped_and_named_or_fails_strict(tmp_path: Path) -
     assert not (tmp_path / "strict").exists()
 
 
+def _many_small_sequences(tree: Path) -> Path:
+    """A tree converted one sequence per shard: after the first shard appears, well over a hundred
+    remain, so a signal sent then lands mid-way (a FIFO used to block a worker here; the input rule
+    now refuses FIFOs at once)."""
+    subjects = tuple(f"{number:03d}" for number in range(1, 31))
+    write_opengait_pkl_tree(tree, make_records(subjects=subjects))
+    return tree
+
+
 def test_interrupted_conversion_leaves_no_output(tmp_path: Path) -> None:
-    tree = tmp_path / "pkl"
-    write_opengait_pkl_tree(tree, make_records(subjects=("001", "002", "003", "004")))
-    # A FIFO that nobody writes to: the worker reading it blocks, so the run is mid-way for sure.
-    stuck = tree / "004" / "nm-01" / "000" / "000.pkl"
-    stuck.unlink()
-    os.mkfifo(stuck)
+    tree = _many_small_sequences(tmp_path / "pkl")
     destination = tmp_path / "ds"
     process = subprocess.Popen(
         [
@@ -126,6 +130,8 @@ def test_interrupted_conversion_leaves_no_output(tmp_path: Path) -> None:
             destination,
             "--workers",
             "2",
+            "--sequences-per-shard",
+            "1",
         ],
         cwd=REPO,
         stdout=subprocess.PIPE,
@@ -137,7 +143,7 @@ def test_interrupted_conversion_leaves_no_output(tmp_path: Path) -> None:
         deadline = time.monotonic() + 120
         while not any(p.name.endswith(".parquet") for p in tmp_path.glob(".ds.tmp-*/*")):
             assert process.poll() is None and time.monotonic() < deadline, "conversion did not start"
-            time.sleep(0.2)
+            time.sleep(0.05)
         os.killpg(process.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
         _, stderr = process.communicate(timeout=60)
     finally:
@@ -151,25 +157,21 @@ def test_interrupted_conversion_leaves_no_output(tmp_path: Path) -> None:
 
 def test_a_killed_conversions_staging_directory_is_removed_by_the_next_one(tmp_path: Path) -> None:
     """SIGKILL gives no chance to clean up: the next write to the same destination does it."""
-    tree = tmp_path / "pkl"
-    write_opengait_pkl_tree(tree, make_records(subjects=("001", "002", "003", "004")))
-    stuck = tree / "004" / "nm-01" / "000" / "000.pkl"
-    stuck.unlink()
-    os.mkfifo(stuck)  # the conversion blocks here, mid-way
+    tree = _many_small_sequences(tmp_path / "pkl")
     destination = tmp_path / "ds"
     argv = [sys.executable, "-m", "landmarkgait.pipelines.cli", "data", "convert-pkl", tree, destination]
-    process = subprocess.Popen([*argv, "--workers", "2"], cwd=REPO, start_new_session=True)
+    process = subprocess.Popen(
+        [*argv, "--workers", "2", "--sequences-per-shard", "1"], cwd=REPO, start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 120
         while not any(p.name.endswith(".parquet") for p in tmp_path.glob(".ds.tmp-*/*")):
             assert process.poll() is None and time.monotonic() < deadline, "conversion did not start"
-            time.sleep(0.2)
+            time.sleep(0.05)
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
     (left,) = tmp_path.glob(".ds.tmp-*")
-    stuck.unlink()
-    write_opengait_pkl_tree(tree, make_records(subjects=("004",)))
     result = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert not left.exists()

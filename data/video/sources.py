@@ -3,7 +3,7 @@
 Why a module of its own: the three ways of naming videos all end as the same checked list of
 ``(subject, type, view, path)`` items, and every key comes from untrusted input (folder names,
 manifest cells, options), so each is checked with ``keys.key_problem`` here, before it can
-name anything. It must not open the videos.
+name anything, and each must be a regular file (``stat`` only). It must not open the videos.
 
 - a video file: one item, keyed by ``--subject`` (default: the file's stem), ``--type`` and
   ``--view``;
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from landmarkgait.data.errors import DataError
-from landmarkgait.data.input_files import MAX_MANIFEST_BYTES, read_regular_text
+from landmarkgait.data.input_files import MAX_MANIFEST_BYTES, check_regular_file, read_regular_text
 from landmarkgait.data.keys import key_problem, shown
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
@@ -75,6 +75,8 @@ def _checked(item: VideoItem, where: str) -> VideoItem:
         problem = key_problem(getattr(item, field))
         if problem is not None:
             raise DataError(f"{where}: {field} {shown(getattr(item, field))}: {problem}")
+    if item.path.exists():  # a missing video is skipped and reported by the conversion
+        check_regular_file(item.path, "video")  # a FIFO or device is refused before any task starts
     return item
 
 

@@ -40,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json_option(gei, "the summary metrics")
     gei.add_argument("--csv", type=Path, metavar="PATH", help="also write the per-view results as CSV")
     gei.add_argument("--heatmap", type=Path, metavar="PNG", help="also write the per-view rank-1 heatmap")
+    gei.add_argument("--overwrite", action="store_true", help="replace existing --csv / --heatmap files")
 
 
 def _gei(args: argparse.Namespace) -> int:
@@ -50,14 +51,15 @@ def _gei(args: argparse.Namespace) -> int:
     nm-01..04; identical-view cells excluded). Prints rank-1 per probe view x gallery view and the NM / BG
     / CL means.
     """
-    from landmarkgait.data.atomic import check_writable
+    from landmarkgait.data.destination import check_file_destination
+
+    for option, path in (("--csv", args.csv), ("--heatmap", args.heatmap)):
+        if path:
+            check_file_destination(path, overwrite=args.overwrite, what=option)  # before a minute of reading
     from landmarkgait.data.evaluation.gei_baseline import evaluate_gei_baseline
     from landmarkgait.data.partition import resolve_partition
     from landmarkgait.data.reader import SilhouetteDataset
 
-    for option, path in (("--csv", args.csv), ("--heatmap", args.heatmap)):
-        if path:
-            check_writable(path, option)  # before a minute of reading sequences
     dataset = SilhouetteDataset(args.dataset)
     partition = resolve_partition(dataset, args.partition)
     evaluation = evaluate_gei_baseline(dataset, partition.test_set, metric=args.metric)

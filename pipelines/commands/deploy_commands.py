@@ -28,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_run_options(export)
     export.add_argument("--format", required=True, choices=("onnx", "torchscript"), help="file format")
     export.add_argument("out", type=Path, metavar="OUT", help="the file to write")
+    export.add_argument("--overwrite", action="store_true", help="replace OUT if it is an existing file")
     add_json_option(export)
 
     embed = add_command(subparsers, "embed", _embed)
@@ -80,12 +81,14 @@ def _export(args: argparse.Namespace) -> int:
     compared with PyTorch on two sequence lengths (max abs diff <= 1e-4); then it is logged to the
     run under export/. ONNX needs the onnx extra (onnx, onnxscript, onnxruntime).
     """
-    from landmarkgait.data.atomic import check_writable
+    from landmarkgait.data.destination import check_file_destination
+
+    check_file_destination(args.out, overwrite=args.overwrite, what="OUT")  # before MLflow or torch
     from landmarkgait.pipelines.deploy.export import export_run
     from landmarkgait.pipelines.deploy.trained_run import open_trained_run
 
-    check_writable(args.out, "OUT")
-    report = export_run(open_trained_run(args.run, args.tracking_uri), args.format, args.out)
+    run = open_trained_run(args.run, args.tracking_uri)
+    report = export_run(run, args.format, args.out, overwrite=args.overwrite)
     if args.json:
         print_json({"path": str(report.path), "format": report.format, "max_abs_diff": report.max_abs_diff})
     else:
@@ -104,10 +107,13 @@ def _embed(args: argparse.Namespace) -> int:
     the [C, P] embedding of every sequence, as evaluation computes them. Use it as the gallery of
     identify, or evaluate it with evaluate --embeddings.
     """
+    from landmarkgait.data.destination import check_destination
     from landmarkgait.pipelines.config import load_config
-    from landmarkgait.pipelines.deploy.embedding import embed
 
     config = load_config(args.config, pipeline_overrides(args))
+    check_destination(args.out, overwrite=args.overwrite, source=args.dataset)  # before torch loads
+    from landmarkgait.pipelines.deploy.embedding import embed
+
     report = embed(
         args.run,
         args.dataset,

@@ -26,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="where to write the files (default: $LANDMARKGAIT_HOME/reports/<source>)",
     )
+    report.add_argument("--overwrite", action="store_true", help="replace DIR if it holds an earlier report")
     report.add_argument(
         "--tracking-uri",
         help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else the local sqlite store)",
@@ -42,18 +43,27 @@ def _report(args: argparse.Namespace) -> int:
     dataset and protocol once and kept as its own MLflow run. With --sweep, the files are also logged
     to the sweep run under report/.
     """
-    from landmarkgait.data.atomic import check_writable
+    from landmarkgait.data.destination import check_destination
+    from landmarkgait.data.keys import key_problem, shown
     from landmarkgait.pipelines.config import TrackingSection, landmarkgait_home
-    from landmarkgait.pipelines.report.write import write_report
+    from landmarkgait.pipelines.errors import PipelineError
     from landmarkgait.pipelines.tracking.location import resolve_tracking_uri
-    from landmarkgait.pipelines.tracking.tracker import Tracker
 
     source = f"sweep-{args.sweep}" if args.sweep else args.experiment
+    if args.out is None and key_problem(source) is not None:  # it would name a folder in the home
+        option = "--sweep" if args.sweep else "--experiment"
+        raise PipelineError(
+            f"{option} {shown(source)} cannot name a report folder ({key_problem(source)}); pass --out DIR"
+        )
     out = args.out or landmarkgait_home() / "reports" / source
-    check_writable(out, "--out")  # before MLflow is asked anything
-    uri = resolve_tracking_uri(TrackingSection(tracking_uri=args.tracking_uri))
+    check_destination(out, overwrite=args.overwrite, what="--out")  # before MLflow is asked anything
+    wanted = f"run {shown(args.sweep)}" if args.sweep else f"experiment {shown(args.experiment)}"
+    uri = resolve_tracking_uri(TrackingSection(tracking_uri=args.tracking_uri), reading=wanted)
+    from landmarkgait.pipelines.report.write import write_report  # MLflow and matplotlib: after the checks
+    from landmarkgait.pipelines.tracking.tracker import Tracker
+
     tracker = Tracker.of_run(uri, args.sweep) if args.sweep else Tracker.of_experiment(uri, args.experiment)
-    report = write_report(tracker, out, sweep_run_id=args.sweep)
+    report = write_report(tracker, out, sweep_run_id=args.sweep, overwrite=args.overwrite)
     if args.json:
         print_json(
             {

@@ -40,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     preview.add_argument("--out", type=Path, required=True, metavar="PNG", help="image file to write")
     preview.add_argument("--subject", help="subject to show (default: the first)")
     preview.add_argument("--frames", type=int, default=3, help="frames per sequence (default: 3)")
+    preview.add_argument("--overwrite", action="store_true", help="replace PNG if it is an existing file")
 
 
 def _add_number(parser: argparse.ArgumentParser, field: str, kind: type, meaning: str) -> None:
@@ -106,11 +107,11 @@ def _preview(args: argparse.Namespace) -> int:
     Write a PNG contact sheet of one subject of a dataset: one row per view, one column per sequence type,
     a few frames spread over each sequence.
     """
-    from landmarkgait.data.atomic import check_writable
+    from landmarkgait.data.destination import check_file_destination
     from landmarkgait.data.reader import SilhouetteDataset
     from landmarkgait.data.synth.preview import contact_sheet
 
-    check_writable(args.out, "--out")
+    check_file_destination(args.out, overwrite=args.overwrite, what="--out")
     out = contact_sheet(
         SilhouetteDataset(args.dataset), args.out, subject=args.subject, frames_per_cell=args.frames
     )

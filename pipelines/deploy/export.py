@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from landmarkgait.data.atomic import atomic_path, check_writable
+from landmarkgait.data.atomic import atomic_path
+from landmarkgait.data.destination import check_file_destination
 from landmarkgait.models.stages import MIN_FRAMES
 from landmarkgait.pipelines.deploy.trained_run import TrainedRun
 from landmarkgait.pipelines.errors import PipelineError
@@ -68,12 +69,17 @@ def verification_samples(height: int, width: int, seed: int = 0) -> list[torch.T
     ]
 
 
-def export_run(run: TrainedRun, format_: str, out: Path, *, log_to_run: bool = True) -> ExportReport:
-    """Export ``run``'s network to ``out`` in ``format_`` (``onnx`` or ``torchscript``), verified."""
+def export_run(
+    run: TrainedRun, format_: str, out: Path, *, overwrite: bool = False, log_to_run: bool = True
+) -> ExportReport:
+    """Export ``run``'s network to ``out`` in ``format_`` (``onnx`` or ``torchscript``), verified.
+
+    An existing ``out`` is replaced only with ``overwrite``, and only if it is a regular file.
+    """
     if format_ not in FORMATS:
         raise PipelineError(f"--format must be one of {', '.join(FORMATS)}, got {format_!r}")
     out = Path(out)
-    check_writable(out, "OUT")
+    check_file_destination(out, overwrite=overwrite, what="OUT")
     graph = EmbeddingGraph(run.network(cpu_kernels=False)).eval()
     samples = verification_samples(*run.input_size)
     with torch.no_grad():

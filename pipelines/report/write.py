@@ -1,17 +1,18 @@
 """Writing a report: table (Markdown, CSV), bar chart and learning curves, on disk and in MLflow.
 
-Every file is written atomically; with a sweep, the same files are logged to the sweep run under
-``report/`` so the MLflow UI shows them next to the trials.
+The folder is staged and published by one rename, marked as an output of landmarkgait (so
+``--overwrite`` may replace it later); with a sweep, the same files are logged to the sweep run
+under ``report/`` so the MLflow UI shows them next to the trials.
 """
 
 from __future__ import annotations
 
 import logging
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from landmarkgait.data.atomic import write_atomic
+from landmarkgait.data.staging import publish_directory, staging_dir
 from landmarkgait.pipelines.errors import PipelineError
 from landmarkgait.pipelines.report.baseline import gei_row
 from landmarkgait.pipelines.report.charts import learning_curves, rank1_bar_chart
@@ -41,8 +42,16 @@ class Report:
     files: dict[str, Path]
 
 
-def write_report(tracker: Tracker, out: Path, sweep_run_id: str | None = None, title: str = "") -> Report:
-    """The report of a sweep's trials (``sweep_run_id``) or of the experiment's pipeline runs."""
+def write_report(
+    tracker: Tracker,
+    out: Path,
+    sweep_run_id: str | None = None,
+    title: str = "",
+    *,
+    overwrite: bool = False,
+) -> Report:
+    """The report of a sweep's trials (``sweep_run_id``) or of the experiment's pipeline runs, as
+    the folder ``out`` (replaced only with ``overwrite``, if an earlier report or other output)."""
     runs = tracker.trial_runs(sweep_run_id) if sweep_run_id else tracker.pipeline_runs()
     collected = collect_rows(tracker, runs, trials=sweep_run_id is not None)
     if not collected.rows or collected.evaluated is None:
@@ -68,15 +77,12 @@ def write_report(tracker: Tracker, out: Path, sweep_run_id: str | None = None, t
         "rank1.png": rank1_bar_chart(rows, conditions, title),
         "learning_curves.png": learning_curves(curves, title),
     }
-    files = {}
-    for name, content in contents.items():
-        files[name] = out / name
-        write_atomic(files[name], content)
-    if sweep_run_id:
-        with tempfile.TemporaryDirectory(prefix="landmarkgait-report-") as scratch:
-            for name, content in contents.items():
-                copy = Path(scratch) / name
-                write_atomic(copy, content)
-                tracker.log_artifact(sweep_run_id, copy, "report")
+    with staging_dir(out) as staging:  # the folder appears complete, marked as ours, or not at all
+        for name, content in contents.items():
+            write_atomic(staging / name, content)
+            if sweep_run_id:
+                tracker.log_artifact(sweep_run_id, staging / name, "report")
+        publish_directory(staging, out, overwrite=overwrite)
+    files = {name: out / name for name in contents}
     log.info("report of %d methods written to %s", len(rows), out)
     return Report(rows=rows, conditions=conditions, markdown=markdown, files=files)

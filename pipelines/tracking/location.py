@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -30,10 +31,13 @@ def is_server(uri: str) -> bool:
     return uri.startswith(("http://", "https://"))
 
 
-def resolve_tracking_uri(section: TrackingSection) -> str:
+def resolve_tracking_uri(section: TrackingSection, *, reading: str | None = None) -> str:
     """The config's URI, else ``$MLFLOW_TRACKING_URI``, else a SQLite file in the landmarkgait home.
 
     A SQLite file gets its folder; a server must answer now, so a wrong URI fails before training.
+    ``reading`` is what a read-only command looks for (``experiment 'x'``, ``run 'abc'``): then
+    nothing is created, and a local store (SQLite file or directory) that does not exist is an
+    error in one line, since MLflow would otherwise create an empty store just to find nothing.
     """
     uri = section.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
     scheme = uri.split("://", 1)[0] if "://" in uri else ""
@@ -42,7 +46,9 @@ def resolve_tracking_uri(section: TrackingSection) -> str:
             f"tracking URI {redact_uri(uri)}: scheme {scheme!r} is not one MLflow stores runs in "
             f"(expected {', '.join(f'{s}://' for s in TRACKING_SCHEMES if s)} or a directory path)"
         )
-    if uri.startswith("sqlite:///"):
+    if reading is not None:
+        check_local_store_exists(uri, reading)
+    elif uri.startswith("sqlite:///"):
         folder = Path(uri.removeprefix("sqlite:///")).parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -53,6 +59,36 @@ def resolve_tracking_uri(section: TrackingSection) -> str:
     elif is_server(uri):
         check_server_reachable(uri)
     return uri
+
+
+def local_store_path(uri: str) -> tuple[Path, bool] | None:
+    """``(path, is_sqlite)`` of a local tracking store (a SQLite file, or a directory of a file
+    store), or None for servers and databases elsewhere."""
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///").split("?", 1)[0]), True
+    if uri.startswith("file://"):
+        return Path(urllib.parse.urlparse(uri).path), False
+    if "://" not in uri:
+        return Path(uri), False
+    return None
+
+
+def check_local_store_exists(uri: str, reading: str) -> None:
+    """Raise ``PipelineError`` naming ``reading`` unless the local store at ``uri`` exists (a
+    regular SQLite file, or a folder); servers and remote databases answer for themselves."""
+    store = local_store_path(uri)
+    if store is None:
+        if is_server(uri):
+            check_server_reachable(uri)
+        return
+    path, is_sqlite = store
+    found = path.is_file() if is_sqlite else path.is_dir()
+    if not found:
+        kind = "SQLite file" if is_sqlite else "store folder"
+        raise PipelineError(
+            f"{reading} not found: tracking store {redact_uri(uri)} does not exist (no {kind} {path}); "
+            "nothing was created (check --tracking-uri / MLFLOW_TRACKING_URI)"
+        )
 
 
 def new_experiment_artifact_root(uri: str) -> str | None:
