@@ -1,7 +1,7 @@
-"""The README's local-cluster walkthrough, run exactly as written.
+"""The local-cluster walkthrough of ray_configs/README.md, run exactly as written.
 
-The bash block under "Try it on one machine" is taken from README.md and run by ``bash -e`` from
-the repository root in a clean environment: a fresh ``HOME`` (no Ray token, no
+The bash block under "Try it on one machine" is taken from ray_configs/README.md and run by
+``bash -e`` from the repository root in a clean environment: a fresh ``HOME`` (no Ray token, no
 ``~/.landmarkgait``), only the virtualenv on ``PATH``, and none of the variables conftest.py sets
 for the rest of the suite (token, single-node mode, LANDMARKGAIT_HOME). The harness adds one
 thing around the block: an exit trap that stops the head and the server if a command fails
@@ -20,11 +20,12 @@ from mlflow.tracking import MlflowClient
 
 pytestmark = pytest.mark.slow
 
+WALKTHROUGH = REPO / "ray_configs" / "README.md"
 HEADING = "### Try it on one machine"
 
 
 def walkthrough_block() -> str:
-    text = (REPO / "README.md").read_text()
+    text = WALKTHROUGH.read_text()
     section = text[text.index(HEADING) :]
     start = section.index("```bash\n") + len("```bash\n")
     return section[start : section.index("```", start)]
