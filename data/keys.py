@@ -37,9 +37,3 @@ def key_problem(value: object) -> str | None:
     if any(unicodedata.category(character) == "Cc" for character in value):
         return "expected printable characters (no newline, tab, escape or other control character)"
     return None
-
-
-def shown(value: object, limit: int = 80) -> str:
-    """``repr(value)`` cut to ``limit`` characters, for quoting a rejected value in one short line."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[: limit - 4]}...{text[-1]}"

@@ -14,7 +14,7 @@ from typing import Any
 
 from landmarkgait.data.errors import DataError
 from landmarkgait.data.input_files import MAX_JSON_BYTES, check_json_depth, read_regular_text
-from landmarkgait.data.keys import shown
+from landmarkgait.data.quoting import quote_value
 from landmarkgait.data.reader import SilhouetteDataset
 
 log = logging.getLogger(__name__)
@@ -39,10 +39,12 @@ def parse_partition(value: Any, where: str) -> Partition:
     for key in ("TRAIN_SET", "TEST_SET"):
         subjects = value.get(key)
         if not isinstance(subjects, list):
-            raise DataError(f"{where}: key '{key}' must be a list of subject names, got {shown(subjects)}")
+            raise DataError(
+                f"{where}: key '{key}' must be a list of subject names, got {quote_value(subjects)}"
+            )
         for position, subject in enumerate(subjects):
             if not isinstance(subject, str):
-                raise DataError(f"{where}: {key}[{position}] must be a string, got {shown(subject)}")
+                raise DataError(f"{where}: {key}[{position}] must be a string, got {quote_value(subject)}")
         sets[key] = tuple(sorted(set(subjects)))
     overlap = sorted(set(sets["TRAIN_SET"]) & set(sets["TEST_SET"]))
     if overlap:

@@ -32,7 +32,8 @@ from landmarkgait.data.format import (
     open_parquet,
     read_metadata,
 )
-from landmarkgait.data.keys import key_problem, shown
+from landmarkgait.data.keys import key_problem
+from landmarkgait.data.quoting import quote_value
 
 
 @dataclass
@@ -89,7 +90,7 @@ def _scan_open_shard(shard: pq.ParquetFile, path: Path, *, read_frames: bool) ->
         for row, value in enumerate(columns[name]):
             problem = key_problem(value)
             if problem:
-                raise DataError(f"{path}: row {row}: field '{name}' is {shown(value)}: {problem}")
+                raise DataError(f"{path}: row {row}: field '{name}' is {quote_value(value)}: {problem}")
     for name in ("num_frames", "height", "width"):
         for row, value in enumerate(columns[name]):
             if value <= 0:

@@ -41,7 +41,8 @@ from landmarkgait.data.format import (
     schema_with_metadata,
     shard_file_name,
 )
-from landmarkgait.data.keys import key_problem, shown
+from landmarkgait.data.keys import key_problem
+from landmarkgait.data.quoting import quote_value
 from landmarkgait.data.staging import check_destination, publish_directory, staging_dir
 from landmarkgait.data.validation import check_across_shards, content_fingerprint, scan_shard
 
@@ -56,7 +57,7 @@ def _check_record(record: SequenceRecord, position: int, path: Path) -> None:
         value = getattr(record, name)
         problem = key_problem(value)
         if problem:
-            raise DataError(f"{where}: field '{name}' is {shown(value)}: {problem}")
+            raise DataError(f"{where}: field '{name}' is {quote_value(value)}: {problem}")
     frames = record.frames
     if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 3:
         got = f"{frames.dtype} {frames.shape}" if isinstance(frames, np.ndarray) else type(frames).__name__

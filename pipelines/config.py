@@ -26,7 +26,7 @@ import yaml
 from landmarkgait.data.errors import DataError
 from landmarkgait.data.evaluation.names import METRICS, PROTOCOLS
 from landmarkgait.data.input_files import check_regular_file
-from landmarkgait.data.keys import key_problem, shown
+from landmarkgait.data.keys import key_problem
 from landmarkgait.data.quoting import quote_value
 from landmarkgait.data.sampler_config import SamplerConfig
 from landmarkgait.data.synth.config import SynthConfig
@@ -346,7 +346,7 @@ def check_name(value: str, key: str, error: type[Exception] = ConfigError) -> No
     """Raise ``error`` naming config key ``key`` unless ``value`` follows the data-key rule."""
     problem = key_problem(value)
     if problem is not None:
-        raise error(f"config key '{key}': {shown(value)}: {problem}")
+        raise error(f"config key '{key}': {quote_value(value)}: {problem}")
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> PipelineConfig:

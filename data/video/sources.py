@@ -20,7 +20,8 @@ from pathlib import Path
 
 from landmarkgait.data.errors import DataError
 from landmarkgait.data.input_files import MAX_MANIFEST_BYTES, check_regular_file, read_regular_text
-from landmarkgait.data.keys import key_problem, shown
+from landmarkgait.data.keys import key_problem
+from landmarkgait.data.quoting import quote_value
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 MANIFEST_FIELDS = ("subject", "type", "view", "path")
@@ -74,7 +75,7 @@ def _checked(item: VideoItem, where: str) -> VideoItem:
     for field in ("subject", "type", "view"):
         problem = key_problem(getattr(item, field))
         if problem is not None:
-            raise DataError(f"{where}: {field} {shown(getattr(item, field))}: {problem}")
+            raise DataError(f"{where}: {field} {quote_value(getattr(item, field))}: {problem}")
     if item.path.exists():  # a missing video is skipped and reported by the conversion
         check_regular_file(item.path, "video")  # a FIFO or device is refused before any task starts
     return item
@@ -99,7 +100,7 @@ def _manifest(path: Path) -> list[VideoItem]:
         reader = csv.DictReader(io.StringIO(text, newline=""))
         if reader.fieldnames is None or not set(MANIFEST_FIELDS) <= set(reader.fieldnames):
             raise DataError(
-                f"{path}: header {shown(reader.fieldnames or [])} lacks the columns {','.join(MANIFEST_FIELDS)}"
+                f"{path}: header {quote_value(reader.fieldnames or [])} lacks the columns {','.join(MANIFEST_FIELDS)}"
             )
         rows = list(reader)
     except csv.Error as error:

@@ -44,7 +44,8 @@ def _report(args: argparse.Namespace) -> int:
     to the sweep run under report/.
     """
     from landmarkgait.data.destination import check_destination
-    from landmarkgait.data.keys import key_problem, shown
+    from landmarkgait.data.keys import key_problem
+    from landmarkgait.data.quoting import quote_value
     from landmarkgait.pipelines.config import TrackingSection, landmarkgait_home
     from landmarkgait.pipelines.errors import PipelineError
     from landmarkgait.pipelines.tracking.location import resolve_tracking_uri
@@ -53,11 +54,11 @@ def _report(args: argparse.Namespace) -> int:
     if args.out is None and key_problem(source) is not None:  # it would name a folder in the home
         option = "--sweep" if args.sweep else "--experiment"
         raise PipelineError(
-            f"{option} {shown(source)} cannot name a report folder ({key_problem(source)}); pass --out DIR"
+            f"{option} {quote_value(source)} cannot name a report folder ({key_problem(source)}); pass --out DIR"
         )
     out = args.out or landmarkgait_home() / "reports" / source
     check_destination(out, overwrite=args.overwrite, what="--out")  # before MLflow is asked anything
-    wanted = f"run {shown(args.sweep)}" if args.sweep else f"experiment {shown(args.experiment)}"
+    wanted = f"run {quote_value(args.sweep)}" if args.sweep else f"experiment {quote_value(args.experiment)}"
     uri = resolve_tracking_uri(TrackingSection(tracking_uri=args.tracking_uri), reading=wanted)
     from landmarkgait.pipelines.report.write import write_report  # MLflow and matplotlib: after the checks
     from landmarkgait.pipelines.tracking.tracker import Tracker

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 from torch import nn
 
-from landmarkgait.data.keys import shown
+from landmarkgait.data.quoting import quote_value
 from landmarkgait.models.build import build_model
 from landmarkgait.models.checkpoint import load_opengait_checkpoint, model_state, read_checkpoint
 from landmarkgait.models.recognition import classifier_classes
@@ -84,7 +84,7 @@ def open_trained_run(run_reference: str, tracking_uri: str | None = None) -> Tra
     (one line) for a missing run, a run of another stage, an unfinished run or one without config.
     """
     uri = resolve_tracking_uri(
-        TrackingSection(tracking_uri=tracking_uri), reading=f"run {shown(run_reference)}"
+        TrackingSection(tracking_uri=tracking_uri), reading=f"run {quote_value(run_reference)}"
     )
     tracker = Tracker.of_run(uri, run_reference)
     run = finished_recognition_run(tracker, run_reference)
