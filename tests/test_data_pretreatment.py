@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from landmarkgait.data.errors import DataError
-from landmarkgait.data.pretreatment import MIN_FRAME_SUM, pretreat_sequence
+from landmarkgait.data.pretreatment import MIN_FRAME_SUM, align_labels, pretreat_sequence
 
 
 def _frame(height: int, width: int, rows: slice, columns: slice, value: int = 255) -> np.ndarray:
@@ -82,3 +82,55 @@ def test_bad_arguments() -> None:
         pretreat_sequence([np.zeros((4, 4), np.uint8), np.zeros((4, 4, 3), np.uint8)])
     with pytest.raises(DataError, match="img_size must be an even integer"):
         pretreat_sequence([], img_size=63)
+
+
+def test_geometry_cuts_the_silhouette_exactly_as_pretreatment() -> None:
+    # The geometry computed from a frame, applied to that frame, gives the stored pixels; so does
+    # it for any frame shape the cases above use (no padding, padding, resize).
+    rng = np.random.default_rng(0)
+    frames = [
+        _frame(100, 90, slice(10, 74), slice(30, 40)),
+        _frame(80, 90, slice(0, 64), slice(2, 12)),
+        _frame(70, 48, slice(20, 52), slice(16, 32)),
+        (rng.random((120, 70)) < 0.3).astype(np.uint8) * 255,
+    ]
+    result = pretreat_sequence(frames)
+    assert result.kept == (0, 1, 2, 3)
+    for frame, geometry, stored in zip(frames, result.geometries, result.frames, strict=True):
+        np.testing.assert_array_equal(geometry.apply(frame), stored)
+    assert [g.padding for g in result.geometries[:3]] == [0, 32, 0]
+
+
+def test_kept_frames_are_the_input_positions_of_the_output() -> None:
+    person = _frame(100, 90, slice(10, 74), slice(30, 40))
+    blank = np.zeros((100, 90), np.uint8)
+    result = pretreat_sequence([blank, person, blank, person])
+    assert result.kept == (1, 3) and len(result.geometries) == 2
+
+
+def test_points_follow_the_pixels() -> None:
+    # No resize: columns 30..39 land at 27..36, rows 10..73 at 0..63.
+    geometry = pretreat_sequence([_frame(100, 90, slice(10, 74), slice(30, 40))]).geometries[0]
+    np.testing.assert_allclose(geometry.map_points([[30, 10], [39, 73]]), [[27, 0], [36, 63]])
+    # Padded (centre 7): the block still lands at 27..36.
+    geometry = pretreat_sequence([_frame(80, 90, slice(0, 64), slice(2, 12))]).geometries[0]
+    np.testing.assert_allclose(geometry.map_points([[2, 0], [11, 63]]), [[27, 0], [36, 63]])
+    # x2 resize: raw pixel 16 covers resized pixels 32 and 33 (centre 32.5), cut from 16: 16.5;
+    # raw pixel 31 covers 62 and 63: 46.5.
+    geometry = pretreat_sequence([_frame(70, 48, slice(20, 52), slice(16, 32))]).geometries[0]
+    np.testing.assert_allclose(geometry.map_points([[16, 20], [31, 51]]), [[16.5, 0.5], [46.5, 62.5]])
+
+
+def test_labels_are_cut_like_the_silhouette_and_stay_crisp() -> None:
+    # A x2 resize of a block whose left half is label 1 and right half label 2: every output
+    # pixel takes the label of the raw pixel it comes from (nearest), no blend (3) appears.
+    frame = _frame(70, 48, slice(20, 52), slice(16, 32))
+    labels = np.zeros(frame.shape, np.uint8)
+    labels[20:52, 16:24], labels[20:52, 24:32] = 1, 2
+    result = pretreat_sequence([frame])
+    foreground = result.frames >= 128
+    aligned = align_labels(labels[None], 3, result.geometries, foreground)[0]
+    expected = np.zeros((64, 64), np.uint8)
+    expected[:, 16:32], expected[:, 32:48] = 1, 2
+    np.testing.assert_array_equal(aligned, np.where(foreground[0], expected, 0))
+    assert set(np.unique(aligned)) == {0, 1, 2}

@@ -202,8 +202,21 @@ def vary_for_sequence(
     return replace(shape, **shape_changes), replace(style, **style_changes)
 
 
+# The capsules of ``body_capsules``, in its order (the synthetic ground truth groups them into parts).
+BODY_CAPSULE_NAMES: tuple[str, ...] = (
+    "head",
+    "neck",
+    "torso_l",
+    "torso_r",
+    "pelvis",
+    "shoulders",
+    *(f"{limb}_{side}" for side in ("l", "r") for limb in ("upper_arm", "forearm", "thigh", "shank", "foot")),
+)
+
+
 def body_capsules(joints: Mapping[str, np.ndarray], shape: BodyShape) -> Capsules:
-    """The body's volumes: 17 capsules between ``joints`` (``[T, 3]`` each, see ``motion.walk``).
+    """The body's volumes: 16 capsules between ``joints`` (``[T, 3]`` each, see ``motion.walk``),
+    named by ``BODY_CAPSULE_NAMES``.
 
     Radii come from ``shape``; clothing passes a thickened copy.
     """

@@ -48,6 +48,55 @@ class Camera:
         return image, depth
 
 
+@dataclass(frozen=True)
+class RenderWindow:
+    """Per-frame pixel mapping of a window that follows the walker (see ``render_silhouettes``).
+
+    ``anchor_image`` ``[T, 2]`` is the followed point in normalised image coordinates, ``scale``
+    ``[T]`` pixels per normalised unit; the anchor lands at ``offset`` pixels (x, y).
+    """
+
+    camera: Camera
+    anchor_image: np.ndarray
+    scale: np.ndarray
+    offset: np.ndarray
+
+    @classmethod
+    def following(cls, camera: Camera, anchor: np.ndarray, stature: float, canvas_size: int) -> RenderWindow:
+        """The window around ``anchor`` ``[T, 3]`` in which the walker is about 3/4 of the height."""
+        anchor_image, anchor_depth = camera.project(anchor)
+        scale = 0.75 * canvas_size * anchor_depth / stature  # pixels per normalised image unit [T]
+        return cls(camera, anchor_image, scale, np.array([canvas_size / 2.0, 0.45 * canvas_size]))
+
+    def to_pixels(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """World points ``[T, K, 3]`` -> pixel positions ``[T, K, 2]`` (x, y; pixel (r, c) spans
+        [c, c + 1) x [r, r + 1)) and depths ``[T, K]``."""
+        image, depth = self.camera.project(points)
+        return (image - self.anchor_image[:, None, :]) * self.scale[:, None, None] + self.offset, depth
+
+
+@dataclass(frozen=True)
+class ProjectedCapsules:
+    """Capsules in pixels: endpoints ``[T, K, 2]`` (x, y) and radii ``[T, K]``."""
+
+    start: np.ndarray
+    end: np.ndarray
+    start_radius: np.ndarray
+    end_radius: np.ndarray
+
+
+def project_capsules(capsules: Capsules, window: RenderWindow) -> ProjectedCapsules:
+    """Capsules seen through ``window``: each radius scaled by the perspective at its endpoint."""
+    start, start_depth = window.to_pixels(capsules.start)
+    end, end_depth = window.to_pixels(capsules.end)
+    return ProjectedCapsules(
+        start=start,
+        end=end,
+        start_radius=capsules.start_radius * window.scale[:, None] / start_depth,
+        end_radius=capsules.end_radius * window.scale[:, None] / end_depth,
+    )
+
+
 def render_silhouettes(
     capsules: Capsules,
     camera: Camera,
@@ -62,17 +111,22 @@ def render_silhouettes(
     anyway, so this only fixes the render resolution while keeping the perspective shape (the
     relative foreshortening of near and far body parts) of the fixed camera.
     """
-    start, start_depth = camera.project(capsules.start)
-    end, end_depth = camera.project(capsules.end)
-    anchor_image, anchor_depth = camera.project(anchor)
-    scale = 0.75 * canvas_size * anchor_depth / stature  # pixels per normalised image unit [T]
-    offset = np.array([canvas_size / 2.0, 0.45 * canvas_size])
-    to_pixels = scale[:, None, None]
-    start_px = (start - anchor_image[:, None, :]) * to_pixels + offset
-    end_px = (end - anchor_image[:, None, :]) * to_pixels + offset
-    start_radius = capsules.start_radius * scale[:, None] / start_depth
-    end_radius = capsules.end_radius * scale[:, None] / end_depth
-    return rasterise_capsules(start_px, end_px, start_radius, end_radius, canvas_size, canvas_size)
+    return render_in_window(
+        capsules, RenderWindow.following(camera, anchor, stature, canvas_size), canvas_size
+    )
+
+
+def render_in_window(capsules: Capsules, window: RenderWindow, canvas_size: int) -> np.ndarray:
+    """``render_silhouettes`` through a given window: ``[T, canvas_size, canvas_size]`` bool."""
+    projected = project_capsules(capsules, window)
+    return rasterise_capsules(
+        projected.start,
+        projected.end,
+        projected.start_radius,
+        projected.end_radius,
+        canvas_size,
+        canvas_size,
+    )
 
 
 def rasterise_capsules(
@@ -126,3 +180,35 @@ def rasterise_capsules(
         flat_index = frame_offsets + rows[:, :, None] * width + columns[:, None, :]
         canvas[flat_index[inside]] = True
     return canvas.reshape(num_frames, height, width)
+
+
+def nearest_capsules(points: np.ndarray, frame: np.ndarray, capsules: ProjectedCapsules) -> np.ndarray:
+    """Index of the nearest capsule (int64 ``[N]``) to each pixel point ``[N, 2]`` (x, y) of frame ``frame`` ``[N]``.
+
+    Nearness is the distance to the capsule's axis segment divided by its radius at the closest
+    point (the rasteriser's inside test is this ratio <= 1), so a thick capsule reaches further
+    than a thin one at the same distance. Ties go to the lower index. One pass per capsule over
+    all points, comparing squared ratios, in float32: it runs on many pixels of every frame.
+    """
+    f32 = np.float32
+    x, y = points[:, 0].astype(f32), points[:, 1].astype(f32)
+    start, end = capsules.start.astype(f32), capsules.end.astype(f32)
+    axis = end - start  # [T, K, 2]
+    inverse_length2 = 1.0 / ((axis * axis).sum(-1) + f32(1e-6))
+    start_radius = capsules.start_radius.astype(f32)
+    radius_change = capsules.end_radius.astype(f32) - start_radius
+    best = np.full(len(points), np.inf, dtype=f32)
+    nearest = np.zeros(len(points), dtype=np.int64)
+    for k in range(start.shape[1]):
+        dx, dy = axis[frame, k, 0], axis[frame, k, 1]
+        rx, ry = x - start[frame, k, 0], y - start[frame, k, 1]
+        along = (rx * dx + ry * dy) * inverse_length2[frame, k]
+        np.clip(along, 0.0, 1.0, out=along)
+        rx -= along * dx
+        ry -= along * dy
+        reach = start_radius[frame, k] + along * radius_change[frame, k]
+        ratio2 = (rx * rx + ry * ry) / np.maximum(reach * reach, f32(1e-12))
+        closer = ratio2 < best
+        best[closer] = ratio2[closer]
+        nearest[closer] = k
+    return nearest

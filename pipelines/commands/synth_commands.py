@@ -1,4 +1,5 @@
-"""``landmarkgait data synth | preview``: generate the synthetic benchmark and look at it.
+"""``landmarkgait data synth | synth-ground-truth | preview``: generate the synthetic benchmark,
+write its ground truth and look at it.
 
 Parses arguments, calls ``landmarkgait.data.synth`` and prints the outcome. No generation logic lives here.
 """
@@ -10,6 +11,7 @@ import dataclasses
 import time
 from pathlib import Path
 
+from landmarkgait.data.errors import DataError
 from landmarkgait.data.synth.config import CASIA_B_TYPES, CASIA_B_VIEWS, SynthConfig
 from landmarkgait.data.synth.generator import generate_dataset
 from landmarkgait.pipelines.commands.arguments import add_command
@@ -33,7 +35,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="parallel Ray tasks (default: all CPUs); does not change the output",
     )
+    synth.add_argument(
+        "--ground-truth",
+        action="store_true",
+        help="also write part labels and joints of every frame to DIR.ground_truth/ (the dataset is unchanged)",
+    )
     synth.add_argument("--overwrite", action="store_true", help="replace DIR if it exists")
+
+    truth = add_command(subparsers, "synth-ground-truth", _synth_ground_truth)
+    truth.add_argument("dataset", type=Path, metavar="DATASET", help="a dataset written by `data synth`")
+    truth.add_argument("--workers", type=int, default=None, help="parallel Ray tasks (default: all CPUs)")
+    truth.add_argument("--overwrite", action="store_true", help="replace DATASET.ground_truth/ if it exists")
 
     preview = add_command(subparsers, "preview", _preview)
     preview.add_argument("dataset", type=Path, metavar="DATASET", help="Parquet dataset directory")
@@ -86,11 +98,15 @@ def _synth(args: argparse.Namespace) -> int:
     from landmarkgait.data.staging import check_destination
 
     check_destination(args.out, overwrite=args.overwrite)  # before Ray is even imported
+    from landmarkgait.data.synth.truth_files import ground_truth_path
+
+    if args.ground_truth:
+        check_destination(ground_truth_path(args.out), overwrite=args.overwrite)
     from landmarkgait.pipelines.driver.ray_runtime import ray_session
 
     started = time.perf_counter()
     with ray_session(num_cpus=config.workers, include_dashboard=False):  # loopback-only local Ray
-        out = generate_dataset(config, args.out, overwrite=args.overwrite)
+        out = generate_dataset(config, args.out, overwrite=args.overwrite, ground_truth=args.ground_truth)
     metadata = read_metadata(out)
     partition = metadata.extra["partition"]
     print(
@@ -98,6 +114,35 @@ def _synth(args: argparse.Namespace) -> int:
         f"({len(partition['TRAIN_SET'])} train / {len(partition['TEST_SET'])} test) "
         f"in {time.perf_counter() - started:.1f} s; fingerprint {metadata.fingerprint}"
     )
+    if args.ground_truth:
+        print(f"wrote its ground truth to {ground_truth_path(out)}")
+    return 0
+
+
+def _synth_ground_truth(args: argparse.Namespace) -> int:
+    """write per-frame part labels and joints of a synthetic dataset, beside it
+
+    Re-render every sequence of a dataset written by `data synth` (its generator arguments are in the
+    dataset's metadata), check that the silhouettes equal the stored ones, and write DATASET.ground_truth/:
+    per frame a label map (0 background, 1 head, 2 upper body, 3 lower body) and the 2D joints, both in
+    the stored 64x64 frame. The dataset itself is not changed (same files, same fingerprint). One Ray
+    task per subject; refused with one line naming the sequence if one re-renders differently.
+    """
+    from landmarkgait.data.format import read_metadata
+    from landmarkgait.data.staging import check_destination
+    from landmarkgait.data.synth.ground_truth import synth_config_of, write_ground_truth
+    from landmarkgait.data.synth.truth_files import ground_truth_path
+
+    if args.workers is not None and args.workers < 1:
+        raise DataError(f"--workers must be >= 1, got {args.workers}")
+    synth_config_of(read_metadata(args.dataset), args.dataset)  # before Ray is even imported
+    check_destination(ground_truth_path(args.dataset), overwrite=args.overwrite)
+    from landmarkgait.pipelines.driver.ray_runtime import ray_session
+
+    started = time.perf_counter()
+    with ray_session(num_cpus=args.workers, include_dashboard=False):  # loopback-only local Ray
+        out = write_ground_truth(args.dataset, overwrite=args.overwrite, workers=args.workers)
+    print(f"wrote {out} in {time.perf_counter() - started:.1f} s")
     return 0
 
 

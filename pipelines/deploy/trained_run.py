@@ -3,15 +3,19 @@
 A recognition stage run holds everything needed to rebuild its network: the resolved pipeline
 config (``config/resolved.yaml``: preset and model overrides) and the OpenGait-format checkpoint
 (the classifier's class count comes from its weights). ``export``, ``embed`` and ``identify`` take
-a run id and nothing else, so a model is always the run's, never a hand-copied file.
+a run id and nothing else, so a model is always the run's, never a hand-copied file. Tools that
+look inside a network (``benchmarks/parsing_quality.py``) open ParsingNet runs the same way, and
+build a checkpoint file's network for a config with ``build_trained_network``.
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from torch import nn
@@ -21,7 +25,7 @@ from landmarkgait.models.build import build_model
 from landmarkgait.models.checkpoint import load_opengait_checkpoint, model_state, read_checkpoint
 from landmarkgait.models.recognition import classifier_classes
 from landmarkgait.models.registry import STAGE_SPECS
-from landmarkgait.pipelines.config import PipelineConfig, TrackingSection
+from landmarkgait.pipelines.config import ModelSection, PipelineConfig, TrackingSection
 from landmarkgait.pipelines.errors import PipelineError
 from landmarkgait.pipelines.tracking.location import resolve_tracking_uri
 from landmarkgait.pipelines.tracking.records import RunRecord
@@ -57,28 +61,43 @@ class TrainedRun:
         """
         with tempfile.TemporaryDirectory(prefix="landmarkgait-run-ckpt-") as scratch:
             checkpoint = read_checkpoint(self.tracker.checkpoint_path(self.run_id, Path(scratch)))
-        kwargs = self.config.model.build_kwargs()
-        kwargs["num_classes"] = classifier_classes(model_state(checkpoint))
-        model = build_model(self.stage, self.config.model.preset, cpu_kernels=cpu_kernels, **kwargs)
-        load_opengait_checkpoint(model, checkpoint, strict=True)
-        return model.eval()
+        return build_trained_network(checkpoint, self.stage, self.config.model, cpu_kernels)
 
 
-def finished_recognition_run(tracker: Tracker, run_reference: str) -> RunRecord:
+def build_trained_network(
+    checkpoint: dict[str, Any], stage: str, model: ModelSection, cpu_kernels: bool = True
+) -> nn.Module:
+    """``stage``'s network for a config's model section (preset, overrides; the class count from the
+    checkpoint's classifier, if any) with the OpenGait checkpoint dict loaded strictly, in eval mode."""
+    kwargs = model.build_kwargs()
+    kwargs["num_classes"] = classifier_classes(model_state(checkpoint))
+    network = build_model(stage, model.preset, cpu_kernels=cpu_kernels, **kwargs)
+    load_opengait_checkpoint(network, checkpoint, strict=True)
+    return network.eval()
+
+
+def finished_recognition_run(
+    tracker: Tracker, run_reference: str, stages: Collection[str] | None = None
+) -> RunRecord:
     """The run ``run_reference`` names, if it is a finished stage run that evaluates (recognition,
-    holistic); else ``PipelineError`` in one line naming it, its stage and status."""
+    holistic) or, given ``stages``, of one of those; else ``PipelineError`` in one line naming it,
+    its stage and status."""
     run = tracker.get_run(run_reference)
     stage = run.tags.get(TAG_STAGE, "")
-    if stage not in STAGE_SPECS or not STAGE_SPECS[stage].evaluates or run.status != "FINISHED":
+    wanted = stage in stages if stages is not None else stage in STAGE_SPECS and STAGE_SPECS[stage].evaluates
+    if not wanted or run.status != "FINISHED":
         raise PipelineError(
-            f"run {run.run_id} is not a finished recognition stage run "
+            f"run {run.run_id} is not a finished {'/'.join(stages) if stages else 'recognition'} stage run "
             f"(stage {stage or 'none'!r}, status {run.status})"
         )
     return run
 
 
-def open_trained_run(run_reference: str, tracking_uri: str | None = None) -> TrainedRun:
-    """The finished recognition run ``run_reference`` (id or ``runs:/ID``) of the tracking store.
+def open_trained_run(
+    run_reference: str, tracking_uri: str | None = None, stages: Collection[str] | None = None
+) -> TrainedRun:
+    """The finished recognition run ``run_reference`` (id or ``runs:/ID``) of the tracking store
+    (or of one of ``stages``, e.g. ``("parsing", "recognition")``).
 
     ``tracking_uri`` None: ``$MLFLOW_TRACKING_URI``, else the local store. Raises ``PipelineError``
     (one line) for a missing run, a run of another stage, an unfinished run or one without config.
@@ -87,7 +106,7 @@ def open_trained_run(run_reference: str, tracking_uri: str | None = None) -> Tra
         TrackingSection(tracking_uri=tracking_uri), reading=f"run {quote_value(run_reference)}"
     )
     tracker = Tracker.of_run(uri, run_reference)
-    run = finished_recognition_run(tracker, run_reference)
+    run = finished_recognition_run(tracker, run_reference, stages)
     text = tracker.read_text_artifact(run.run_id, RESOLVED_CONFIG_ARTIFACT)
     if text is None:
         raise PipelineError(
