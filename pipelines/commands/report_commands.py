@@ -1,4 +1,4 @@
-"""``landmarkgait report``: the results table of a sweep or an experiment, read from MLflow.
+"""``landmarkgait report``: the results table of a sweep or experiments, read from MLflow.
 
 Parses arguments, calls ``landmarkgait.pipelines.report`` and prints the table. No report logic
 lives here.
@@ -18,7 +18,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source = report.add_mutually_exclusive_group(required=True)
     source.add_argument("--sweep", metavar="RUN_ID", help="the sweep run whose trials to compare")
     source.add_argument(
-        "--experiment", metavar="NAME", help="compare every finished pipeline run of an experiment"
+        "--experiment",
+        metavar="NAME",
+        action="append",
+        help="compare every finished pipeline run of an experiment; repeat it to join several "
+        "(seeds run on other days under other names)",
+    )
+    report.add_argument(
+        "--merge",
+        metavar="CSV",
+        nargs="+",
+        action="extend",
+        type=Path,
+        help="also the runs of reports written earlier (their results.csv or runs.csv), e.g. seeds "
+        "whose MLflow store is gone; every run must share the dataset and protocol",
     )
     report.add_argument(
         "--out",
@@ -38,10 +51,13 @@ def _report(args: argparse.Namespace) -> int:
     """paper-style results table of a sweep or experiment: methods x NM / BG / CL, with the GEI baseline
 
     Reads finished pipeline runs (a sweep's trials, or an experiment's runs) from MLflow and writes
-    results.md, results.csv, rank1.png (grouped bars) and learning_curves.png. Every number is the
-    evaluated stage run's logged metric. A GEI + nearest-neighbour row is computed on the same
-    dataset and protocol once and kept as its own MLflow run. With --sweep, the files are also logged
-    to the sweep run under report/.
+    results.md, results.csv, runs.csv, rank1.png (grouped bars) and learning_curves.png. Every
+    number is the evaluated stage run's logged metric; a method run with several seeds shows their
+    mean ± sample standard deviation and n (error bars in the chart), and a seed run twice counts
+    its newest run. --experiment may be repeated and --merge adds the runs of earlier reports' CSVs,
+    so seeds run on different days form one table. A GEI + nearest-neighbour row is computed on the
+    same dataset and protocol once and kept as its own MLflow run. With --sweep, the files are also
+    logged to the sweep run under report/.
     """
     from landmarkgait.data.destination import check_destination
     from landmarkgait.data.keys import key_problem
@@ -50,7 +66,14 @@ def _report(args: argparse.Namespace) -> int:
     from landmarkgait.pipelines.errors import PipelineError
     from landmarkgait.pipelines.tracking.location import resolve_tracking_uri
 
-    source = f"sweep-{args.sweep}" if args.sweep else args.experiment
+    experiments = args.experiment or []
+    merge = args.merge or []
+    source = f"sweep-{args.sweep}" if args.sweep else experiments[0]
+    if args.out is None and (len(experiments) > 1 or merge):
+        raise PipelineError("--out DIR is needed when a report joins several experiments or --merge CSVs")
+    for path in merge:  # before MLflow is asked anything
+        if not path.is_file():
+            raise PipelineError(f"--merge {path}: no such file (a report's results.csv or runs.csv)")
     if args.out is None and key_problem(source) is not None:  # it would name a folder in the home
         option = "--sweep" if args.sweep else "--experiment"
         raise PipelineError(
@@ -58,22 +81,31 @@ def _report(args: argparse.Namespace) -> int:
         )
     out = args.out or landmarkgait_home() / "reports" / source
     check_destination(out, overwrite=args.overwrite, what="--out")  # before MLflow is asked anything
-    wanted = f"run {quote_value(args.sweep)}" if args.sweep else f"experiment {quote_value(args.experiment)}"
+    names = ", ".join(quote_value(name) for name in experiments)
+    wanted = f"run {quote_value(args.sweep)}" if args.sweep else f"experiment {names}"
     uri = resolve_tracking_uri(TrackingSection(tracking_uri=args.tracking_uri), reading=wanted)
+    from landmarkgait.pipelines.report.sources import RunSource
     from landmarkgait.pipelines.report.write import write_report  # MLflow and matplotlib: after the checks
     from landmarkgait.pipelines.tracking.tracker import Tracker
 
-    tracker = Tracker.of_run(uri, args.sweep) if args.sweep else Tracker.of_experiment(uri, args.experiment)
-    report = write_report(tracker, out, sweep_run_id=args.sweep, overwrite=args.overwrite)
+    tracker = Tracker.of_run(uri, args.sweep) if args.sweep else Tracker.of_experiment(uri, experiments[0])
+    more = [RunSource(Tracker.of_experiment(uri, name)) for name in experiments[1:]]
+    report = write_report(
+        tracker, out, sweep_run_id=args.sweep, overwrite=args.overwrite, more=more, merge=merge
+    )
     if args.json:
         print_json(
             {
                 "rows": [
                     {
                         "method": row.method,
-                        "run_id": row.run_id,
-                        "rank1": dict(row.rank1),
-                        "mAP": dict(row.mean_ap),
+                        "run_id": row.run_id,  # the newest of the method's runs
+                        "n": row.n,
+                        "rank1": {c: cell.mean for c, cell in row.rank1.items()},
+                        "mAP": {c: cell.mean for c, cell in row.mean_ap.items()},
+                        "rank1_std": {c: cell.std for c, cell in row.rank1.items()},
+                        "mAP_std": {c: cell.std for c, cell in row.mean_ap.items()},
+                        "runs": [{"run_id": run.run_id, "seed": run.seed} for run in row.runs],
                     }
                     for row in report.rows
                 ],

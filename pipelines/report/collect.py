@@ -1,9 +1,11 @@
-"""The rows of a results table: one per method, read from finished runs in MLflow.
+"""The runs of a results table, read from finished runs in MLflow: one row per run.
 
 A sweep's trials or an experiment's pipeline runs each name the stage run that was evaluated; a
 row takes that run's logged ``eval/rank1/<condition>`` and ``eval/mAP/<condition>`` metrics as
-they are (the table must equal what MLflow shows) and names its method from the run's config
-params. Runs of one method (same label) keep the newest. This module reads; it writes nothing.
+they are (the table must equal what MLflow shows), names its method from the run's config params
+and keeps its seed. Runs of one method are made one line of the table by ``repeats.py`` (a seed
+keeps its newest run, seeds aggregate). Every run of a table must have been evaluated on one
+dataset with one protocol. This module reads; it writes nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class MethodRow:
     mean_ap: Mapping[str, float]
     curve_run_id: str | None = None  # the evaluated stage run, whose history draws learning curves
     start_time: int = 0
+    seed: int | None = None  # the pipeline seed (None: not known, e.g. a row of an old report CSV)
 
 
 @dataclass(frozen=True)
@@ -47,9 +50,56 @@ class Evaluated:
 
     @property
     def protocol_tag(self) -> str:
-        """``casia_b/euc`` or ``casia_b/euc/first-30-frames``: what a baseline run is looked up by."""
+        """``casia_b/euc`` or ``casia_b/euc/first-30-frames``: what a baseline run is looked up by
+        (only ``casia_b`` when the distance is not known: an old report CSV's title)."""
+        if not self.metric:
+            return self.protocol
         tag = f"{self.protocol}/{self.metric}"
         return tag if self.max_frames is None else f"{tag}/first-{self.max_frames}-frames"
+
+    @classmethod
+    def from_protocol_tag(cls, fingerprint: str, tag: str) -> Evaluated:
+        """What a report CSV records of an evaluation: the fingerprint and ``protocol_tag``."""
+        protocol, _, rest = tag.partition("/")
+        metric, _, frames = rest.partition("/")
+        max_frames = frames.removeprefix("first-").removesuffix("-frames")
+        return cls(
+            fingerprint=fingerprint,
+            dataset_path="",
+            partition=None,
+            protocol=protocol,
+            metric=metric,
+            max_frames=int(max_frames) if max_frames.isdigit() else None,
+        )
+
+    def agrees_with(self, other: Evaluated) -> bool:
+        """Same dataset and evaluation, as far as both know them (an old report's title names the
+        fingerprint's first 12 digits and the protocol only)."""
+        if not self.fingerprint or not other.fingerprint:
+            return False
+        if not (
+            self.fingerprint.startswith(other.fingerprint) or other.fingerprint.startswith(self.fingerprint)
+        ):
+            return False
+        if not self.metric or not other.metric:
+            return self.protocol == other.protocol
+        return self.protocol_tag == other.protocol_tag
+
+    def describe(self) -> str:
+        return f"dataset {self.fingerprint[:19] or '(unknown)'} with {self.protocol_tag}"
+
+
+def check_same_evaluation(reference: Evaluated | None, evaluated: Evaluated, what: str) -> Evaluated:
+    """The table's evaluation (``reference``, the first seen), or one line naming both if ``what``
+    (a run, a CSV row) was evaluated otherwise."""
+    if reference is None:
+        return evaluated
+    if not evaluated.agrees_with(reference):
+        raise PipelineError(
+            f"{what} was evaluated on {evaluated.describe()}, others on {reference.describe()}: "
+            "one table compares one dataset and evaluation"
+        )
+    return reference
 
 
 @dataclass
@@ -68,12 +118,13 @@ def method_label(params: Mapping[str, str]) -> str:
     return f"LandmarkGait ({landmarks} landmarks)"
 
 
-# Swept keys the method label already says.
-LABELLED_KEYS = ("model.num_landmark", "model.recognition_branches")
+# Swept keys the method label already says, and the seed (the seeds of a method are its repeats).
+LABELLED_KEYS = ("model.num_landmark", "model.recognition_branches", "seed")
 
 
 def trial_label(method: str, swept: Mapping[str, str]) -> str:
-    """``method [triplet=0.5]``: a sweep trial's method with the swept values it does not already name."""
+    """``method [triplet=0.5]``: a sweep trial's method with the swept values it does not already
+    name; never the seed, so the repeats of a point share their label."""
     values = [
         f"{key.rsplit('.', 1)[-1]}={value}"
         for key, value in sorted(swept.items())
@@ -120,11 +171,22 @@ def evaluation_of(run: RunRecord) -> Evaluated:
     )
 
 
-def collect_rows(tracker: Tracker, pipeline_runs: Sequence[RunRecord], trials: bool = False) -> Collected:
-    """One row per method among ``pipeline_runs`` (finished ones with an evaluated stage); sweep
-    ``trials`` add their swept values to the method, so each trial keeps its row."""
-    collected = Collected()
-    by_method: dict[str, MethodRow] = {}
+def run_seed(params: Mapping[str, str]) -> int | None:
+    """The pipeline seed a stage run logged (its config's top-level ``seed``)."""
+    seed = params.get("seed", "")
+    return int(seed) if seed.lstrip("-").isdigit() else None
+
+
+def collect_rows(
+    tracker: Tracker,
+    pipeline_runs: Sequence[RunRecord],
+    trials: bool = False,
+    evaluated: Evaluated | None = None,
+) -> Collected:
+    """One row per run among ``pipeline_runs`` (finished ones with an evaluated stage); sweep
+    ``trials`` add their swept values other than the seed to the method, so each point keeps its
+    row. ``evaluated``: the evaluation every run must agree with (that of rows collected before)."""
+    collected = Collected(evaluated=evaluated)
     for pipeline_run in pipeline_runs:
         if pipeline_run.status != "FINISHED":
             continue
@@ -132,17 +194,9 @@ def collect_rows(tracker: Tracker, pipeline_runs: Sequence[RunRecord], trials: b
         if stage_run is None:
             continue
         evaluated = evaluation_of(stage_run)
-        if collected.evaluated is None:
-            collected.evaluated = evaluated
-        elif (evaluated.fingerprint, evaluated.protocol_tag) != (
-            collected.evaluated.fingerprint,
-            collected.evaluated.protocol_tag,
-        ):
-            raise PipelineError(
-                f"run {pipeline_run.run_id} was evaluated on dataset {evaluated.fingerprint[:19]} with "
-                f"{evaluated.protocol_tag}, others on {collected.evaluated.fingerprint[:19]} with "
-                f"{collected.evaluated.protocol_tag}: one table compares one dataset and evaluation"
-            )
+        collected.evaluated = check_same_evaluation(
+            collected.evaluated, evaluated, f"run {pipeline_run.run_id}"
+        )
         conditions = CONDITIONS.get(evaluated.protocol, ())
         row = MethodRow(
             method=trial_label(method_label(stage_run.params), swept_values(pipeline_run))
@@ -153,9 +207,7 @@ def collect_rows(tracker: Tracker, pipeline_runs: Sequence[RunRecord], trials: b
             mean_ap=condition_metrics(stage_run.metrics, "mAP", conditions),
             curve_run_id=stage_run.run_id,
             start_time=pipeline_run.start_time,
+            seed=run_seed(stage_run.params),
         )
-        previous = by_method.get(row.method)
-        if previous is None or row.start_time >= previous.start_time:
-            by_method[row.method] = row
-    collected.rows = sorted(by_method.values(), key=lambda row: row.method)
+        collected.rows.append(row)
     return collected

@@ -14,6 +14,7 @@ from landmarkgait.pipelines.report.collect import (
     evaluation_of,
     method_label,
 )
+from landmarkgait.pipelines.report.repeats import aggregate
 from landmarkgait.pipelines.report.tables import markdown_table
 from landmarkgait.pipelines.tracking.tracker import Tracker
 
@@ -32,4 +33,4 @@ def gei_comparison(tracker: Tracker, evaluated_run_id: str) -> str | None:
         rank1=condition_metrics(run.metrics, "rank1", conditions),
         mean_ap=condition_metrics(run.metrics, "mAP", conditions),
     )
-    return markdown_table([baseline, trained], conditions)
+    return markdown_table(aggregate([baseline, trained], conditions), conditions)

@@ -1,21 +1,23 @@
 """The paper-style results table as Markdown and CSV: methods x (rank-1, mAP) per condition and mean.
 
 Values are the runs' logged metrics, printed with two decimals in Markdown and in full in CSV;
-the means are the plain means of the conditions a row has. Nothing here reads MLflow.
+the means are the plain means of the conditions a run has. A method with several runs (seeds)
+shows mean ± sample standard deviation and n; a table of single runs reads as it did before
+repeats. ``runs_csv`` keeps every run's own numbers: it is what ``report --merge`` reads back.
+Nothing here reads MLflow.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
-from landmarkgait.pipelines.report.collect import MethodRow
+from landmarkgait.pipelines.report.collect import Evaluated, MethodRow
+from landmarkgait.pipelines.report.repeats import MethodResult, Spread
 
-
-def mean(values: Mapping[str, float], conditions: Sequence[str]) -> float | None:
-    present = [values[c] for c in conditions if c in values]
-    return sum(present) / len(present) if present and len(present) == len(conditions) else None
+# Columns of the per-run CSV (``runs.csv``) before the metrics.
+RUN_COLUMNS = ("method", "seed", "run_id", "start_time", "dataset", "protocol")
 
 
 def columns(conditions: Sequence[str]) -> list[str]:
@@ -27,31 +29,98 @@ def columns(conditions: Sequence[str]) -> list[str]:
     ]
 
 
-def row_values(row: MethodRow, conditions: Sequence[str]) -> list[float | None]:
+def condition_columns(conditions: Sequence[str]) -> list[str]:
+    """The columns a run logs (the means are computed): ``rank-1 NM`` ... ``mAP CL``."""
+    return [*(f"rank-1 {c}" for c in conditions), *(f"mAP {c}" for c in conditions)]
+
+
+def row_cells(result: MethodResult, conditions: Sequence[str]) -> list[Spread | None]:
+    """The line's cells in ``columns`` order."""
     return [
-        *(row.rank1.get(c) for c in conditions),
-        mean(row.rank1, conditions),
-        *(row.mean_ap.get(c) for c in conditions),
-        mean(row.mean_ap, conditions),
+        *(result.rank1.get(c) for c in conditions),
+        result.rank1_mean,
+        *(result.mean_ap.get(c) for c in conditions),
+        result.mean_ap_mean,
     ]
 
 
-def markdown_table(rows: Sequence[MethodRow], conditions: Sequence[str]) -> str:
-    """A GitHub Markdown table, percent with two decimals (``–`` where a run logged nothing)."""
-    header = ["method", *columns(conditions)]
+def markdown_cell(cell: Spread | None, runs: int) -> str:
+    """``45.42``, ``45.42 ± 1.20``, or ``45.42 (n=1)`` when fewer of the line's runs logged it."""
+    if cell is None:
+        return "–"
+    text = f"{cell.mean:.2f}" if cell.std is None else f"{cell.mean:.2f} ± {cell.std:.2f}"
+    return text if cell.n == runs else f"{text} (n={cell.n})"
+
+
+def markdown_table(results: Sequence[MethodResult], conditions: Sequence[str]) -> str:
+    """A GitHub Markdown table, percent with two decimals (``–`` where no run logged a value); an
+    ``n`` column (runs per method) once any method has several."""
+    repeated = any(result.n > 1 for result in results)
+    header = ["method", *(["n"] if repeated else []), *columns(conditions)]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
-    for row in rows:
-        cells = ["–" if value is None else f"{value:.2f}" for value in row_values(row, conditions)]
-        lines.append("| " + " | ".join([row.method, *cells]) + " |")
+    for result in results:
+        cells = [markdown_cell(cell, result.n) for cell in row_cells(result, conditions)]
+        lines.append(
+            "| " + " | ".join([result.method, *([str(result.n)] if repeated else []), *cells]) + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
-def csv_table(rows: Sequence[MethodRow], conditions: Sequence[str]) -> str:
-    """The same table as CSV with full precision and each row's MLflow run id."""
+def _seed(row: MethodRow) -> str:
+    return "" if row.seed is None else str(row.seed)
+
+
+def csv_table(
+    results: Sequence[MethodResult], conditions: Sequence[str], evaluated: Evaluated | None = None
+) -> str:
+    """The same table as CSV, full precision: per column the mean, ``<column> std`` (empty for one
+    run) and ``<column> n``; then the newest run's id, every run's id and seed, and the evaluation."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["method", *columns(conditions), "run_id"])
-    for row in rows:
-        values = ["" if value is None else repr(value) for value in row_values(row, conditions)]
-        writer.writerow([row.method, *values, row.run_id])
+    names = [name for column in columns(conditions) for name in (column, f"{column} std", f"{column} n")]
+    writer.writerow(["method", *names, "run_id", "run_ids", "seeds", "dataset", "protocol"])
+    for result in results:
+        values: list[str] = []
+        for cell in row_cells(result, conditions):
+            if cell is None:
+                values += ["", "", "0"]
+            else:
+                values += [repr(cell.mean), "" if cell.std is None else repr(cell.std), str(cell.n)]
+        writer.writerow(
+            [
+                result.method,
+                *values,
+                result.run_id,
+                " ".join(run.run_id for run in result.runs),
+                " ".join(_seed(run) for run in result.runs),
+                evaluated.fingerprint if evaluated else "",
+                evaluated.protocol_tag if evaluated else "",
+            ]
+        )
+    return buffer.getvalue()
+
+
+def runs_csv(results: Sequence[MethodResult], conditions: Sequence[str], evaluated: Evaluated) -> str:
+    """Every run of the table with its own logged values, seed and evaluation: what a later
+    ``report --merge`` reads to aggregate these runs with others."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([*RUN_COLUMNS, *condition_columns(conditions)])
+    for result in results:
+        for run in result.runs:
+            values = [
+                *(run.rank1.get(c) for c in conditions),
+                *(run.mean_ap.get(c) for c in conditions),
+            ]
+            writer.writerow(
+                [
+                    run.method,
+                    _seed(run),
+                    run.run_id,
+                    run.start_time,
+                    evaluated.fingerprint,
+                    evaluated.protocol_tag,
+                    *("" if value is None else repr(value) for value in values),
+                ]
+            )
     return buffer.getvalue()

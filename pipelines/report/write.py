@@ -1,5 +1,8 @@
 """Writing a report: table (Markdown, CSV), bar chart and learning curves, on disk and in MLflow.
 
+A method's runs of distinct seeds make one line (mean ± standard deviation, n); ``runs.csv``
+keeps every run's own numbers, for a later report to ``--merge``.
+
 The folder is staged and published by one rename, marked as an output of landmarkgait (so
 ``--overwrite`` may replace it later); with a sweep, the same files are logged to the sweep run
 under ``report/`` so the MLflow UI shows them next to the trials.
@@ -8,6 +11,7 @@ under ``report/`` so the MLflow UI shows them next to the trials.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +20,10 @@ from landmarkgait.data.staging import publish_directory, staging_dir
 from landmarkgait.pipelines.errors import PipelineError
 from landmarkgait.pipelines.report.baseline import gei_row
 from landmarkgait.pipelines.report.charts import learning_curves, rank1_bar_chart
-from landmarkgait.pipelines.report.collect import CONDITIONS, MethodRow, collect_rows
-from landmarkgait.pipelines.report.tables import csv_table, markdown_table
+from landmarkgait.pipelines.report.collect import CONDITIONS
+from landmarkgait.pipelines.report.repeats import MethodResult, aggregate, method_result
+from landmarkgait.pipelines.report.sources import RunSource, gather
+from landmarkgait.pipelines.report.tables import csv_table, markdown_table, runs_csv
 from landmarkgait.pipelines.tracking.tracker import Tracker
 
 log = logging.getLogger(__name__)
@@ -36,7 +42,7 @@ CURVE_METRICS = (
 
 @dataclass(frozen=True)
 class Report:
-    rows: list[MethodRow]
+    rows: list[MethodResult]
     conditions: tuple[str, ...]
     markdown: str
     files: dict[str, Path]
@@ -49,34 +55,46 @@ def write_report(
     title: str = "",
     *,
     overwrite: bool = False,
+    more: Sequence[RunSource] = (),
+    merge: Sequence[Path] = (),
 ) -> Report:
-    """The report of a sweep's trials (``sweep_run_id``) or of the experiment's pipeline runs, as
-    the folder ``out`` (replaced only with ``overwrite``, if an earlier report or other output)."""
-    runs = tracker.trial_runs(sweep_run_id) if sweep_run_id else tracker.pipeline_runs()
-    collected = collect_rows(tracker, runs, trials=sweep_run_id is not None)
-    if not collected.rows or collected.evaluated is None:
-        where = f"sweep {sweep_run_id}" if sweep_run_id else f"experiment {tracker.experiment_name!r}"
+    """The report of a sweep's trials (``sweep_run_id``) or of the experiment's pipeline runs, with
+    the runs of ``more`` sources and ``merge`` CSVs, as the folder ``out`` (replaced only with
+    ``overwrite``, if an earlier report or other output)."""
+    sources = [RunSource(tracker, sweep_run_id), *more]
+    gathered = gather(sources, merge)
+    if not gathered.rows or gathered.evaluated is None:
+        where = " and ".join([*(source.describe() for source in sources), *map(str, merge)])
         raise PipelineError(f"{where} has no finished, evaluated pipeline run to report")
-    evaluated = collected.evaluated
+    evaluated = gathered.evaluated
     conditions = CONDITIONS.get(evaluated.protocol, ())
-    baseline = gei_row(tracker, evaluated, sweep_run_id)
-    rows = ([baseline] if baseline else []) + collected.rows
-    title = (
-        title
-        or f"{tracker.experiment_name}: {evaluated.protocol} protocol, dataset {evaluated.fingerprint[7:19]}"
-    )
+    baseline = gei_row(tracker, evaluated, sweep_run_id) if gathered.in_mlflow else gathered.csv_baseline
+    methods = sorted(aggregate(gathered.rows, conditions), key=lambda result: result.method)
+    rows = ([method_result(baseline.method, [baseline], conditions)] if baseline else []) + methods
+    names = " + ".join(dict.fromkeys(source.tracker.experiment_name for source in sources))
+    title = title or f"{names}: {evaluated.protocol} protocol, dataset {evaluated.fingerprint[7:19]}"
     markdown = markdown_table(rows, conditions)
     curves = {
-        row.method: {metric: tracker.metric_history(row.curve_run_id, metric) for metric in CURVE_METRICS}
+        row.method: [
+            {metric: tracker.metric_history(run_id, metric) for metric in CURVE_METRICS}
+            for run_id in row.curve_run_ids
+        ]
         for row in rows
-        if row.curve_run_id
+        if row.curve_run_ids
     }
+    notes = "Rank-1 and mAP (%), identical-view cells excluded"
+    if any(row.n > 1 for row in rows):
+        notes += "; methods with several runs (seeds): mean ± sample standard deviation over n runs"
+    if merge:
+        notes += f"; merged with the runs of {', '.join(f'`{path}`' for path in merge)}"
     contents: dict[str, bytes | str] = {
-        "results.md": f"# {title}\n\nRank-1 and mAP (%), identical-view cells excluded.\n\n{markdown}",
-        "results.csv": csv_table(rows, conditions),
+        "results.md": f"# {title}\n\n{notes}.\n\n{markdown}",
+        "results.csv": csv_table(rows, conditions, evaluated),
+        "runs.csv": runs_csv(rows, conditions, evaluated),
         "rank1.png": rank1_bar_chart(rows, conditions, title),
-        "learning_curves.png": learning_curves(curves, title),
     }
+    if curves:  # none when every run comes from a merged CSV
+        contents["learning_curves.png"] = learning_curves(curves, title)
     with staging_dir(out) as staging:  # the folder appears complete, marked as ours, or not at all
         for name, content in contents.items():
             write_atomic(staging / name, content)
