@@ -27,6 +27,7 @@ MAX_JSON_BYTES = 64 * MiB  # partition files, dataset metadata
 MAX_MANIFEST_BYTES = 64 * MiB
 MAX_PICKLE_BYTES = 1 * GiB  # one OpenGait sequence
 MAX_IMAGE_BYTES = 256 * MiB  # one frame
+MAX_CHECKPOINT_BYTES = 8 * GiB  # an OpenGait checkpoint (tens of MB)
 MAX_JSON_DEPTH = 64
 # Frame size budget of decoded pictures and video frames, in pixels: 4096x4096 (a 4K frame fits).
 # LANDMARKGAIT_MAX_FRAME_PIXELS lowers or raises it (tests lower it to try the check cheaply).

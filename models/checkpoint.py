@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from landmarkgait.data.atomic import atomic_path
+from landmarkgait.data.input_files import MAX_CHECKPOINT_BYTES, check_regular_file
 from landmarkgait.models.errors import ModelConfigError
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,9 @@ def read_checkpoint(path_or_dict: str | os.PathLike | Mapping[str, Any]) -> dict
         checkpoint = dict(path_or_dict)
     else:
         path = Path(path_or_dict)
-        if not path.is_file():
+        if not path.exists():
             raise ModelConfigError(f"checkpoint {path}: file does not exist")
+        check_regular_file(path, "checkpoint", MAX_CHECKPOINT_BYTES)  # never a FIFO or a device
         try:
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:  # torch raises several types for corrupt / unsafe files

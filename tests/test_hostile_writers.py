@@ -252,6 +252,7 @@ CASES: list[tuple[str, list[str], str, dict[str, str]]] = [
     ("convert-video-fifo", ["data", "convert-video", "{manifest}", "out"], "FIFO", {}),
     ("config-is-a-fifo", ["run", "{fifo}"], "{fifo}", {}),
     ("sweep-config-is-a-fifo", ["sweep", "{fifo}"], "{fifo}", {}),
+    ("import-checkpoint-fifo", ["import", str(QUICKSTART), "--stage", "landmark", "{fifo}"], "FIFO", {}),
     ("gei-partition-fifo", ["baseline", "gei", "{dataset}", "--partition", "{fifo}"], "FIFO", {}),
     ("partition-is-a-fifo", ["run", str(QUICKSTART), "--set", "data.partition={fifo}"], "data.partition", {}),
     (
