@@ -1,7 +1,8 @@
 """Entry point of the ``landmarkgait`` command: builds the parser tree and dispatches.
 
-It only wires subcommand modules together, sets up logging and turns user errors into
-one-line messages; every subcommand lives in ``landmarkgait.pipelines.commands``.
+It only wires subcommand modules together, sets up logging, routes SIGTERM and SIGHUP to the
+Ctrl-C path (``signals``) and turns user errors into one-line messages (``error_text``); every
+subcommand lives in ``landmarkgait.pipelines.commands``.
 """
 
 from __future__ import annotations
@@ -9,10 +10,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
+from landmarkgait.pipelines import signals
 from landmarkgait.pipelines.commands.arguments import add_command_group, print_help_handler
+from landmarkgait.pipelines.error_text import error_line
 from landmarkgait.pipelines.errors import USER_ERRORS
 from landmarkgait.pipelines.log_setup import configure_logging
 
@@ -66,14 +70,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.verbose)
+    signals.install()
     try:
         return int(args.handler(args) or 0)
     except USER_ERRORS as error:
-        print(f"landmarkgait: error: {error}", file=sys.stderr)
-        return 2
+        print(f"landmarkgait: error: {error_line(error)}", file=sys.stderr)
+        return terminated() or 2
     except KeyboardInterrupt:
-        print("landmarkgait: interrupted", file=sys.stderr)
-        return 130
+        code = terminated()
+        if code is None:
+            print("landmarkgait: interrupted", file=sys.stderr)
+        return code or 130
+
+
+def terminated() -> int | None:
+    """Exit code 128 + N (and a line) when signal N (SIGTERM, SIGHUP) ended the command, else None."""
+    signum = signals.received()
+    if signum is None:
+        return None
+    print(f"landmarkgait: terminated by {signal.Signals(signum).name}", file=sys.stderr)
+    return signals.exit_code(signum)
 
 
 if __name__ == "__main__":

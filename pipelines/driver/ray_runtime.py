@@ -17,6 +17,12 @@ the run's controller is alive, and without an address Ray looks the cluster up i
 entry made the cleaner's thread die after a 40 s GCS timeout, with a traceback in every run;
 a live foreign cluster answered "no such actor", so the cleaner took the controller for dead.
 ``RAY_API_SERVER_ADDRESS``, set before Ray starts, reaches every Ray process of the session.
+
+A local Ray with token authentication (Ray's default when ``RAY_AUTH_MODE`` is unset) writes a
+new token to ``~/.ray/auth_token`` with the umask's mode, readable by every user of the machine;
+the token admits anyone to the cluster. When that file is missing it is created here first,
+mode 0600 (``private_token_file``). ``ray.init`` also replaces the SIGTERM handler: the CLI's is
+put back (``signals.reinstall``) so that SIGTERM still ends the command as Ctrl-C does.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from collections.abc import Iterator
 import ray
 from ray._private import ray_constants
 
+from landmarkgait.pipelines import signals
 from landmarkgait.pipelines.driver.ports import free_loopback_port
 from landmarkgait.pipelines.driver.ray_console import hide_ray_internal_notices
 from landmarkgait.pipelines.errors import PipelineError
@@ -92,6 +99,33 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
         ) from None
 
 
+def private_token_file() -> None:
+    """Create Ray's token file, mode 0600, when a local Ray about to start would create it.
+
+    Ray generates a token when token authentication is on (``RAY_AUTH_MODE`` unset or ``token``)
+    and neither the file nor ``RAY_AUTH_TOKEN`` / ``RAY_AUTH_TOKEN_PATH`` gives one; it writes the
+    file with ``open(path, "w")``. Writing it first with the same generator keeps Ray's format.
+    """
+    if os.environ.get("RAY_AUTH_MODE", "token").lower() != "token":
+        return
+    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return
+    from ray._private.authentication.authentication_token_generator import generate_new_authentication_token
+    from ray._private.authentication.authentication_token_setup import _get_default_token_path
+
+    path = _get_default_token_path()
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return  # Ray's own or the user's: left as it is
+    except OSError as error:
+        log.warning("could not create Ray's token file %s (%s); Ray will create it", path, error)
+        return
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(generate_new_authentication_token())
+
+
 @contextlib.contextmanager
 def ray_session(
     address: str | None = None, num_cpus: int | None = None, include_dashboard: bool = True
@@ -117,6 +151,7 @@ def ray_session(
                 # address, where a loopback-only head does not listen, and retries for minutes.
                 scope.enter_context(single_node_mode())
             ray.init(address=address, log_to_driver=True)
+            signals.reinstall()
         else:
             dashboard_port = free_loopback_port()
             scope.enter_context(single_node_mode())
@@ -124,6 +159,7 @@ def ray_session(
                 scope.enter_context(
                     environment_variable(API_SERVER_ENV, f"http://127.0.0.1:{dashboard_port}")
                 )
+            private_token_file()
             # address="local": never attach to a stale cluster recorded in /tmp/ray by an old `ray start`.
             ray.init(
                 address="local",
@@ -135,6 +171,7 @@ def ray_session(
                 log_to_driver=True,
                 configure_logging=False,
             )
+            signals.reinstall()
         hide_ray_internal_notices()
         try:
             yield
