@@ -2,6 +2,7 @@
 
 Backs ``landmarkgait data inspect``. Reads only the index (no frames), so it is fast on any size.
 It must not validate frame contents (``landmarkgait.data.validation.validate_dataset`` does) or print.
+Every string in the text report comes from the dataset's files and is shown ``printable``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from landmarkgait.data.format import DatasetMetadata, list_shards
+from landmarkgait.data.quoting import printable
 from landmarkgait.data.reader import SilhouetteDataset
 
 HISTOGRAM_BINS = 10
@@ -52,18 +54,17 @@ class DatasetSummary:
         return asdict(self)
 
     def format_text(self) -> str:
-        """Human-readable report for the terminal."""
+        """Human-readable report for the terminal (names, keys and paths escaped: ``printable``)."""
         meta = self.metadata
+        names = [printable(subject) for subject in self.subjects]
         subjects = (
-            ", ".join(self.subjects)
-            if len(self.subjects) <= 8
-            else (f"{', '.join(self.subjects[:3])}, ..., {', '.join(self.subjects[-3:])}")
+            ", ".join(names) if len(names) <= 8 else (f"{', '.join(names[:3])}, ..., {', '.join(names[-3:])}")
         )
         lines = [
-            f"dataset       {self.path}",
-            f"name          {meta.name} (format v{meta.format_version})",
-            f"source        {meta.source}",
-            f"fingerprint   {meta.fingerprint}",
+            f"dataset       {printable(self.path)}",
+            f"name          {printable(meta.name)} (format v{meta.format_version})",
+            f"source        {printable(meta.source)}",
+            f"fingerprint   {printable(meta.fingerprint)}",
             f"frame size    {meta.frame_height} x {meta.frame_width}",
             f"subjects      {len(self.subjects)}: {subjects}",
             f"types         {len(self.sequences_per_type)}: {_counts(self.sequences_per_type)}",
@@ -75,7 +76,7 @@ class DatasetSummary:
             f"({self.size_bytes / max(self.num_frames, 1):.0f} B/frame)",
         ]
         if meta.extra:
-            lines.append(f"extra         {', '.join(sorted(meta.extra))}")
+            lines.append(f"extra         {', '.join(printable(str(key)) for key in sorted(meta.extra))}")
         lines.append("frames per sequence:")
         widest = max(b.count for b in self.length_histogram)
         for length_bin in self.length_histogram:
@@ -85,7 +86,7 @@ class DatasetSummary:
 
 
 def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{key} ({value})" for key, value in counts.items())
+    return ", ".join(f"{printable(key)} ({value})" for key, value in counts.items())
 
 
 def _human_bytes(size: int) -> str:

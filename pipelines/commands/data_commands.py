@@ -21,6 +21,7 @@ from landmarkgait.data.format import DEFAULT_SEQUENCES_PER_SHARD
 from landmarkgait.data.summary import summarize_dataset
 from landmarkgait.data.validation import validate_dataset
 from landmarkgait.pipelines.commands.arguments import add_command, add_json_option, print_json
+from landmarkgait.pipelines.error_text import error_line
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -157,7 +158,7 @@ def _validate(args: argparse.Namespace) -> int:
     try:
         metadata = validate_dataset(args.path)
     except DataError as error:
-        print(f"invalid: {error}", file=sys.stderr)
+        print(f"invalid: {error_line(error)}", file=sys.stderr)
         return 1
     print(f"valid: {args.path} ({metadata.num_sequences} sequences, {metadata.fingerprint})")
     return 0
