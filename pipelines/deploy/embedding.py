@@ -194,6 +194,7 @@ def embed_dataset(
         written = sum(pq.ParquetFile(path).metadata.num_rows for path in staging.glob("*.parquet"))
         if written != len(dataset):
             raise DataError(f"{out}: {written} embeddings written for {len(dataset)} sequences")
+        check_finite(staging, out, run.run_id)
         publish_directory(staging, out, overwrite=overwrite)
     log.info("embedded %d sequences of %s with run %s into %s", written, dataset_path, run.run_id, out)
     return EmbeddingReport(out, written, run.run_id)
@@ -225,6 +226,18 @@ def embed(
             max_frames=max_frames,
             overwrite=overwrite,
         )
+
+
+def check_finite(staging: Path, out: Path, run_id: str) -> None:
+    """Refuse to publish embeddings holding NaN or infinity (a diverged network makes them), naming
+    the sequence: read back through the gallery reader, whose check every later reader makes too."""
+    from landmarkgait.pipelines.deploy.gallery import scan_gallery
+
+    try:
+        for _ in scan_gallery(staging).batches():
+            pass
+    except DataError as error:
+        raise DataError(f"{out}: nothing written, run {run_id}'s network diverged ({error})") from None
 
 
 def _not_a_no_free_cpu_warning(record: logging.LogRecord) -> bool:

@@ -5,7 +5,9 @@ embedding once, to compare it with a few probes, so it streams them (``GalleryIn
 and its memory does not grow with the gallery; evaluation needs all of them at once
 (``read_embeddings``), and fills one ``[N, C, P]`` array batch by batch instead of holding the
 Parquet table beside a copy of it. Both read through the same checks, so a dataset that is not
-what ``landmarkgait embed`` writes is refused in one line naming the file, row and field.
+what ``landmarkgait embed`` writes is refused in one line naming the file, row and field. An
+embedding holding NaN or infinity is refused too, naming its sequence: distances to it are NaN,
+and one such row made the open-set threshold NaN and every probe "unknown".
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import torch
 
 from landmarkgait.data.errors import DataError
 from landmarkgait.data.input_files import check_regular_file
+from landmarkgait.data.quoting import printable
 from landmarkgait.pipelines.deploy.embedding import EMBEDDINGS_SCHEMA
 
 _KEY_COLUMNS = ("subject", "type", "view", "run_id", "channels", "parts")
@@ -46,6 +49,10 @@ class GalleryIndex:
     def __len__(self) -> int:
         return len(self.subjects)
 
+    def sequence(self, row: int) -> str:
+        """``subject/type/view`` of a row, printable (the keys come from a file)."""
+        return printable(f"{self.subjects[row]}/{self.types[row]}/{self.views[row]}")
+
     def batches(self, max_bytes: int = BATCH_BYTES) -> Iterator[tuple[int, torch.Tensor]]:
         """``(first row, float32 [rows, C, P])`` over the whole dataset in row order, at most
         ``max_bytes`` of embeddings each (at least one row)."""
@@ -66,6 +73,13 @@ class GalleryIndex:
                         f"hold channels*parts = {width} floats"
                     )
                 values = column.flatten().to_numpy(zero_copy_only=False)
+                finite = np.isfinite(values).reshape(len(batch), width).all(axis=1)
+                if not finite.all():
+                    bad = int(finite.argmin())
+                    raise DataError(
+                        f"{file}: row {row_in_file + bad}: the embedding of sequence "
+                        f"{self.sequence(first + bad)} holds NaN or infinite values"
+                    )
                 with warnings.catch_warnings():  # read-only Arrow memory; the tensor is only read
                     warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
                     yield first, torch.from_numpy(values).view(len(batch), self.channels, self.parts)

@@ -28,6 +28,7 @@ import torch
 
 from landmarkgait.data.errors import DataError
 from landmarkgait.data.evaluation.ranking import PartGallery, probe_chunks
+from landmarkgait.data.quoting import printable
 from landmarkgait.models.inference import embed
 from landmarkgait.pipelines.deploy.gallery import BATCH_BYTES, GalleryIndex, scan_gallery
 from landmarkgait.pipelines.deploy.probes import Probe, load_probe
@@ -214,6 +215,13 @@ def identify_probes(
         raise DataError(
             f"gallery embeddings are [C, P] = {[gallery.channels, gallery.parts]}, run {run.run_id}'s "
             f"network makes {list(embedded.shape[1:])}: the gallery comes from another network"
+        )
+    finite = torch.isfinite(embedded).flatten(1).all(1)
+    if not finite.all():
+        probe = probes[int(finite.int().argmin())]
+        raise DataError(
+            f"probe {printable(probe.name)}: run {run.run_id}'s network made an embedding holding NaN "
+            "or infinite values; it cannot be compared with the gallery"
         )
     metric = run.config.evaluation.metric
     ranking = rank_gallery(gallery, embedded, metric, top_k=top_k, calibration=calibration)
