@@ -1,33 +1,41 @@
 """Credentials out of everything landmarkgait logs or prints.
 
 A tracking URI may carry them (``postgresql://user:secret@db/mlflow``,
-``https://user:token@mlflow.example``, ``...?password=...``). The config keeps the real URI for
-connecting; every copy that is logged (MLflow params, ``config/resolved.yaml``) or printed (the
-UI hint, error messages) goes through ``redact_uri``. No heavy imports.
+``https://user:token@mlflow.example``, ``...?pwd=...&sig=...``, ``...#token=...``). The config keeps
+the real URI for connecting; every copy that is logged (MLflow params, ``config/resolved.yaml``) or
+printed (the UI hint, error messages) goes through ``redact_uri``. Which query keys are secret
+cannot be known (``pwd``, ``sig``, ``X-Amz-Signature`` all were), so every query value and the
+whole fragment are hidden, with the user info; the keys stay, to say what was there. No heavy
+imports.
 """
 
 from __future__ import annotations
 
-import re
-import urllib.parse
-
 HIDDEN = "***"
-SECRET_QUERY_KEYS = re.compile(r"pass(word)?|token|secret|key|auth", re.IGNORECASE)
 
 
 def redact_uri(uri: str) -> str:
-    """``uri`` with its user info and secret-looking query values replaced by ``***``."""
-    try:
-        parts = urllib.parse.urlsplit(uri)
-    except ValueError:
-        return HIDDEN
-    pairs = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
-    if "@" not in parts.netloc and not any(SECRET_QUERY_KEYS.search(key) for key, _ in pairs):
-        return uri  # nothing to hide: unchanged (urlunsplit would drop sqlite:////'s empty host)
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = f"{HIDDEN}@{netloc.rsplit('@', 1)[1]}"
-    query = urllib.parse.urlencode(
-        [(key, HIDDEN if SECRET_QUERY_KEYS.search(key) else value) for key, value in pairs], safe="*"
-    )
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, query=query))
+    """``uri`` with its user info, every query value and its fragment replaced by ``***``.
+
+    Done on the text rather than through ``urllib.parse``, whose round trip rewrites URIs it
+    does not need to (``sqlite:////abs/path`` loses a slash): only the hidden parts change.
+    """
+    uri, hash_sign, fragment = uri.partition("#")
+    uri, question, query = uri.partition("?")
+    scheme, separator, rest = uri.partition("://")
+    if separator:
+        authority, slash, path = rest.partition("/")
+        if "@" in authority:
+            authority = f"{HIDDEN}@{authority.rpartition('@')[2]}"
+        uri = f"{scheme}{separator}{authority}{slash}{path}"
+    if question:
+        uri += "?" + "&".join(_hidden_value(item) for item in query.split("&") if item)
+    if hash_sign and fragment:
+        uri += f"#{HIDDEN}"
+    return uri
+
+
+def _hidden_value(item: str) -> str:
+    """``key=value`` -> ``key=***``; an item without ``=`` may be a bare secret: hidden whole."""
+    key, equals, _ = item.partition("=")
+    return f"{key}={HIDDEN}" if equals else HIDDEN

@@ -14,6 +14,7 @@ from pathlib import Path
 from landmarkgait.pipelines.config import TrackingSection, landmarkgait_home
 from landmarkgait.pipelines.errors import PipelineError
 from landmarkgait.pipelines.redaction import redact_uri
+from landmarkgait.pipelines.tracking.credentials import without_credentials
 
 # URI schemes of MLflow's tracking stores ("" = a plain directory path; "postgresql+psycopg2" etc. too).
 TRACKING_SCHEMES = ("", "file", "sqlite", "postgresql", "mysql", "mssql", "http", "https", "databricks")
@@ -99,7 +100,7 @@ def new_experiment_artifact_root(uri: str) -> str | None:
 
 def check_server_reachable(uri: str, timeout_s: float = 5.0) -> None:
     """Fail before any training starts when an MLflow server does not answer."""
-    health = uri.rstrip("/") + "/health"
+    health = without_credentials(uri).rstrip("/") + "/health"  # user:token@ is not a host name
     try:
         with urllib.request.urlopen(health, timeout=timeout_s) as response:
             if response.status != 200:

@@ -27,6 +27,7 @@ from landmarkgait.pipelines.config import TrackingSection
 from landmarkgait.pipelines.errors import PipelineError
 from landmarkgait.pipelines.redaction import redact_uri
 from landmarkgait.pipelines.tracking import filters
+from landmarkgait.pipelines.tracking.credentials import use_credentials
 from landmarkgait.pipelines.tracking.location import (
     is_server,
     new_experiment_artifact_root,
@@ -48,13 +49,18 @@ MAX_PARAM_LENGTH = 6000
 
 
 class Tracker:
-    """MLflow access for one experiment at one tracking URI."""
+    """MLflow access for one experiment at one tracking URI.
+
+    ``tracking_uri`` is the URI as configured, credentials included (what Ray workers are sent);
+    MLflow itself is given ``client_uri``, without them (``credentials.use_credentials``).
+    """
 
     def __init__(self, tracking_uri: str, experiment_id: str, experiment_name: str) -> None:
         self.tracking_uri = tracking_uri
+        self.client_uri = use_credentials(tracking_uri)
         self.experiment_id = experiment_id
         self.experiment_name = experiment_name
-        self._client = ReachableClient(MlflowClient(tracking_uri=tracking_uri), tracking_uri)
+        self._client = ReachableClient(MlflowClient(tracking_uri=self.client_uri), tracking_uri)
 
     # -- connection ---------------------------------------------------------------------------
     @classmethod
@@ -62,7 +68,7 @@ class Tracker:
         """Resolve the URI, fail fast if a server is unreachable, get or create the experiment."""
         uri = resolve_tracking_uri(section)
         set_http_retries(section.http_retries)
-        client = MlflowClient(tracking_uri=uri)
+        client = MlflowClient(tracking_uri=use_credentials(uri))
         try:
             experiment = client.get_experiment_by_name(section.experiment)
             if experiment is None:
@@ -80,7 +86,7 @@ class Tracker:
     @classmethod
     def of_experiment(cls, tracking_uri: str, experiment: str) -> Tracker:
         """The tracker of an existing experiment (reading results; nothing is created)."""
-        client = MlflowClient(tracking_uri=tracking_uri)
+        client = MlflowClient(tracking_uri=use_credentials(tracking_uri))
         try:
             found = client.get_experiment_by_name(experiment)
         except MlflowException as error:
@@ -94,7 +100,7 @@ class Tracker:
     @classmethod
     def of_run(cls, tracking_uri: str, run_ref: str) -> Tracker:
         """The tracker of the experiment that holds run ``run_ref``."""
-        client = MlflowClient(tracking_uri=tracking_uri)
+        client = MlflowClient(tracking_uri=use_credentials(tracking_uri))
         try:
             experiment_id = client.get_run(parse_run_reference(run_ref)).info.experiment_id
             name = client.get_experiment(experiment_id).name
@@ -309,7 +315,7 @@ class Tracker:
             run_id=run_id,
             artifact_path=sorted(artifacts)[-1],
             dst_path=str(destination),
-            tracking_uri=self.tracking_uri,
+            tracking_uri=self.client_uri,
         )
         return Path(local)
 
@@ -317,7 +323,7 @@ class Tracker:
         """The text of one artifact file of a run, or None when the run has no such artifact."""
         try:
             local = download_artifacts(
-                run_id=run_id, artifact_path=artifact_path, tracking_uri=self.tracking_uri
+                run_id=run_id, artifact_path=artifact_path, tracking_uri=self.client_uri
             )
         except MlflowException:
             return None
@@ -335,7 +341,7 @@ class Tracker:
         import mlflow
         import mlflow.pytorch
 
-        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_tracking_uri(self.client_uri)
         # MLflow warns at every pickle save that unpickling runs code. The model artifact is a
         # pickle for MLflow's loaders; landmarkgait itself reads only the weights-only checkpoints.
         pytorch_log = logging.getLogger("mlflow.pytorch")
