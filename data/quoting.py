@@ -30,6 +30,12 @@ def printable(text: str) -> str:
     )
 
 
+def printable_lines(text: str) -> str:
+    """``text`` keeping its line breaks (``\\n``), every other control character escaped: for
+    multi-line output built from untrusted strings (a report's tables)."""
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
 def _escape(char: str) -> str:
     if char in _SHORT_ESCAPES:
         return _SHORT_ESCAPES[char]

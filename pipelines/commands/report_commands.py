@@ -61,7 +61,7 @@ def _report(args: argparse.Namespace) -> int:
     """
     from landmarkgait.data.destination import check_destination
     from landmarkgait.data.keys import key_problem
-    from landmarkgait.data.quoting import quote_value
+    from landmarkgait.data.quoting import printable_lines, quote_value
     from landmarkgait.pipelines.config import TrackingSection, landmarkgait_home
     from landmarkgait.pipelines.errors import PipelineError
     from landmarkgait.pipelines.tracking.location import resolve_tracking_uri
@@ -113,6 +113,6 @@ def _report(args: argparse.Namespace) -> int:
             }
         )
     else:
-        print(report.markdown, end="")
+        print(printable_lines(report.markdown), end="")  # run names and params come from the store
         print(f"written: {', '.join(str(path) for path in report.files.values())}")
     return 0
