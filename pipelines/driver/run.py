@@ -21,6 +21,7 @@ from landmarkgait.data.atomic import check_writable
 from landmarkgait.models.registry import STAGES, stage_spec
 from landmarkgait.pipelines.config import PipelineConfig
 from landmarkgait.pipelines.deploy.trained_run import finished_recognition_run
+from landmarkgait.pipelines.driver.cluster_fit import check_connected_cluster, checked_cluster
 from landmarkgait.pipelines.driver.datasets import describe_dataset, ensure_dataset
 from landmarkgait.pipelines.driver.description import pipeline_description, set_description
 from landmarkgait.pipelines.driver.planning import (
@@ -140,13 +141,15 @@ def run_pipeline(
     """Plan against MLflow, train what is missing in one Ray Train job, and summarise.
 
     Every check that needs no training (tracking reachable, dataset valid, upstream run found)
-    happens before Ray starts; a pipeline whose stages are all reusable never starts Ray.
+    happens before Ray starts; a pipeline whose stages are all reusable never starts Ray. Once Ray
+    is up, the cluster must be able to hold the workers before any MLflow run opens (``cluster_fit``).
     """
     prepared = prepare(config, ray_address)
     plan = plan_pipeline(
         config, prepared.data, prepared.tracker, tuple(stages or ()), force=force, upstream_run_id=upstream
     )
-    return execute(prepared, plan, force=force, callbacks=callbacks, ray_address=ray_address)
+    with checked_cluster(config.scaling, ray_address, needed=any(task.trains for task in plan)):
+        return execute(prepared, plan, force=force, callbacks=callbacks, ray_address=ray_address)
 
 
 def execute(
@@ -332,12 +335,13 @@ def evaluate_recognition_run(
     job = prepared.worker_job((), version, evaluate_run_id=source, evaluation_run_id=target)
     try:
         with ray_session(ray_address):
+            check_connected_cluster(config.scaling, what="the evaluation")
             fit_reporting_fatal(
                 tracker, target, job, f"{config.name}-evaluate-{source[:8]}-{int(time.time())}"
             )
-    except BaseException:
+    except BaseException as error:
         if target != source:
-            tracker.finish_if_running(target, "FAILED")
+            tracker.finish_if_running(target, "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
         raise
     if target != source:
         tracker.finish(target)

@@ -24,8 +24,9 @@ import ray
 from ray import tune
 
 from landmarkgait.data.atomic import write_atomic
+from landmarkgait.pipelines.driver.cluster_fit import checked_cluster
 from landmarkgait.pipelines.driver.ray_runtime import ray_session
-from landmarkgait.pipelines.driver.run import code_version, prepare
+from landmarkgait.pipelines.driver.run import PreparedPipeline, code_version, prepare
 from landmarkgait.pipelines.errors import PipelineError
 from landmarkgait.pipelines.log_setup import verbose
 from landmarkgait.pipelines.sweep.config import LoadedSweep
@@ -156,8 +157,20 @@ def latest_state(loaded: LoadedSweep) -> SweepState:
 
 
 def run_sweep(loaded: LoadedSweep, resume: bool = False, ray_address: str | None = None) -> SweepOutcome:
+    """Check, then sweep on a Ray cluster that can hold a trial (``cluster_fit``), before any MLflow run opens."""
     earlier = latest_state(loaded) if resume else None
     prepared = prepare(loaded.base, ray_address)
+    with checked_cluster(loaded.base.scaling, ray_address, extra_cpus=loaded.sweep.trial_cpus):
+        return sweep_on_cluster(loaded, prepared, earlier, resume, ray_address)
+
+
+def sweep_on_cluster(
+    loaded: LoadedSweep,
+    prepared: PreparedPipeline,
+    earlier: SweepState | None,
+    resume: bool,
+    ray_address: str | None,
+) -> SweepOutcome:
     tracker = prepared.tracker
     loaded = pin_locations(loaded, tracker.tracking_uri, prepared.dataset_path)
     root = sweeps_root(loaded)
