@@ -20,7 +20,6 @@ import os
 import shutil
 import stat
 import subprocess
-import time
 from pathlib import Path
 
 import cv2
@@ -38,7 +37,8 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin"
 QUICKSTART = REPO / "ray_configs" / "quickstart.yaml"
 DEVICE = Path("/dev/null")
-# A FIFO with no writer blocked readers forever: every case must answer well within this.
+# A FIFO with no writer blocked readers forever: every case must answer well within this (each
+# takes 1-3 s on an idle machine; the margin is for a loaded CI runner).
 TIMEOUT_S = 120
 
 
@@ -323,9 +323,7 @@ def test_hostile_destination_or_input_is_one_line_and_writes_nothing(
     work = tmp_path / "work"
     work.mkdir()
     before = snapshot(inputs["root"])
-    started = time.monotonic()
-    result = run_case(fill(argv, inputs), env, work, tmp_path / "home")
-    assert time.monotonic() - started < 60, "a check that should answer at once took a minute"
+    result = run_case(fill(argv, inputs), env, work, tmp_path / "home")  # a hang ends in TimeoutExpired
     assert_one_line_and_nothing_written(result, fill([named], inputs)[0], before, inputs, tmp_path)
 
 
