@@ -13,6 +13,8 @@ and the share claimed by exactly one. Then the landmarks' regressed keypoint err
 training-subject frames, torso-normalised). The point: with ``transport_shift`` 8 an 8-frame clip
 makes every frame its own transport source, and the masks degenerate (near-whole silhouettes,
 which overlap: low exclusive share and mIoU); from 12 frames on they do not.
+Clips, masks and landmarks come from ``pipelines.worker.truth_measures``, which the stage runs'
+``quality/part_miou`` and ``quality/keypoint_error`` use too.
 
     landmarkgait data synth-ground-truth DATASET        # once per dataset
     python benchmarks/parsing_quality.py --run RUN_ID [--frames 8 12 20]
@@ -23,48 +25,31 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from landmarkgait.data.evaluation.parsing_quality import PARTS, PartIoU, regressed_keypoint_error
+from landmarkgait.data.evaluation.parsing_quality import PARTS, regressed_keypoint_error
 from landmarkgait.data.partition import resolve_partition
 from landmarkgait.data.reader import SilhouetteDataset
-from landmarkgait.data.sampling import fixed_ordered
 from landmarkgait.data.synth.truth_files import GroundTruth
-from landmarkgait.data.transforms import cut_width, silhouette_transform
 from landmarkgait.models.checkpoint import model_state, read_checkpoint
 from landmarkgait.models.config import transport_distance
 from landmarkgait.models.recognition import classifier_classes
 from landmarkgait.pipelines.config import load_config
 from landmarkgait.pipelines.deploy.trained_run import build_trained_network, open_trained_run
+from landmarkgait.pipelines.worker.truth_measures import (
+    CONDITIONS,
+    cut_clips,
+    landmarks_of,
+    measure_masks,
+    pick_sequences,
+)
 
 REPO = Path(__file__).resolve().parents[1]
-CONDITIONS = ("NM", "BG", "CL")
 MODES = ("train", "eval")
-
-
-@dataclass
-class Clip:
-    """One clip of a sequence with its ground truth, cut like the network's input (64 x 44)."""
-
-    condition: str
-    sils: np.ndarray  # float32 [F, H, W] in [0, 1]
-    labels: np.ndarray  # uint8 [F, H, W]
-    joints: np.ndarray  # float32 [F, J, 2], stored-frame pixels
-
-
-@dataclass
-class MaskStats:
-    """Part IoU and mask coverage summed over clips: pixels of the foreground each mask claims."""
-
-    iou: PartIoU = field(default_factory=PartIoU)
-    claimed: np.ndarray = field(default_factory=lambda: np.zeros(len(PARTS), dtype=np.int64))
-    exclusive: int = 0
-    foreground: int = 0
+FRAMES_PER_BATCH = 256  # frames per LandmarkNet encoder forward for the keypoint error
 
 
 def open_network(args: argparse.Namespace) -> tuple[torch.nn.Module, str, Path, str]:
@@ -78,80 +63,6 @@ def open_network(args: argparse.Namespace) -> tuple[torch.nn.Module, str, Path, 
     stage = "recognition" if classifier_classes(model_state(checkpoint)) is not None else "parsing"
     network = build_trained_network(checkpoint, stage, config.model)
     return network, stage, args.dataset or config.data.resolved_path(), str(args.checkpoint)
-
-
-def pick_sequences(dataset: SilhouetteDataset, subjects: tuple[str, ...], count: int, seed: int) -> list[int]:
-    """Up to ``count`` sequences of each condition among ``subjects``, drawn with ``seed``."""
-    rng = np.random.default_rng(seed)
-    chosen, wanted = [], set(subjects)
-    for condition in CONDITIONS:
-        indices = [
-            i
-            for i, e in enumerate(dataset.entries)
-            if e.subject in wanted and e.type[:2].upper() == condition
-        ]
-        chosen += sorted(rng.choice(indices, size=min(count, len(indices)), replace=False).tolist())
-    return chosen
-
-
-def cut_clips(
-    dataset: SilhouetteDataset, truth: GroundTruth, indices: list[int], frames: int, seed: int
-) -> list[Clip]:
-    """A contiguous clip (wrapped when the sequence is shorter) of each sequence, as training samples."""
-    clips = []
-    for index, record in zip(indices, dataset.read_many(indices), strict=True):
-        picked = fixed_ordered(len(record.frames), frames, np.random.default_rng([seed, index, frames]))
-        sequence = truth.read(record.subject, record.type, record.view)
-        cut = cut_width(record.frames.shape[-1])
-        clips.append(
-            Clip(
-                condition=record.type[:2].upper(),
-                sils=silhouette_transform(record.frames[picked]),
-                labels=sequence.labels[picked][..., cut : record.frames.shape[-1] - cut],
-                joints=sequence.joints[picked],
-            )
-        )
-    return clips
-
-
-def measure_masks(network: torch.nn.Module, clips: list[Clip], batch: int, training: bool, seed: int) -> dict:
-    """``MaskStats`` per condition of the network's part masks in training or eval mode."""
-    stats: dict[str, MaskStats] = defaultdict(MaskStats)
-    order = np.random.default_rng(seed).permutation(len(clips))  # training batches mix conditions
-    torch.manual_seed(seed)  # the official grouping draws its frame from torch's RNG
-    network.train(training)
-    try:
-        with torch.no_grad():
-            for start in range(0, len(order), batch):
-                chunk = [clips[i] for i in order[start : start + batch]]
-                _, _, _, masks = network.parse(torch.from_numpy(np.stack([c.sils for c in chunk])))
-                claimed = torch.stack([masks.head, masks.up, masks.low]).gt(0).numpy()  # [3, N, T, H, W]
-                for position, clip in enumerate(chunk):
-                    account(stats[clip.condition], claimed[:, position], clip.labels)
-    finally:
-        network.eval()
-    return stats
-
-
-def account(stats: MaskStats, claimed: np.ndarray, labels: np.ndarray) -> None:
-    """Add one clip: ``claimed`` bool ``[3, T, H, W]``, true ``labels`` ``[T, H, W]``."""
-    foreground = labels > 0
-    count = claimed.sum(0)
-    predicted = np.where(foreground & (count == 1), claimed.argmax(0) + 1, 0)
-    stats.iou.add(predicted, labels)
-    stats.claimed += (claimed & foreground).sum(axis=(1, 2, 3))
-    stats.exclusive += int((foreground & (count == 1)).sum())
-    stats.foreground += int(foreground.sum())
-
-
-def landmarks_of(network: torch.nn.Module, clips: list[Clip], batch: int) -> np.ndarray:
-    """Landmarks ``[frames, L, 2]`` of every frame of ``clips`` (per frame: mode and batch do not matter)."""
-    found = []
-    with torch.no_grad():
-        for start in range(0, len(clips), batch):
-            sils = torch.from_numpy(np.stack([c.sils for c in clips[start : start + batch]]))
-            found.append(network.Backbone.encode(sils)[1].flatten(0, 1).numpy())
-    return np.concatenate(found)
 
 
 def main() -> None:
@@ -205,9 +116,9 @@ def main() -> None:
     train = pick_sequences(dataset, partition.train_set, args.sequences_per_condition, args.seed)
     train_clips = cut_clips(dataset, truth, train, longest, args.seed)
     test_clips = cut_clips(dataset, truth, test, longest, args.seed)
-    train_landmarks = landmarks_of(network, train_clips, args.batch_size)
+    train_landmarks = landmarks_of(network, train_clips, FRAMES_PER_BATCH)
     train_joints = np.concatenate([c.joints for c in train_clips])
-    test_landmarks = landmarks_of(network, test_clips, args.batch_size)
+    test_landmarks = landmarks_of(network, test_clips, FRAMES_PER_BATCH)
     test_joints = np.concatenate([c.joints for c in test_clips])
     frame_conditions = np.concatenate([[c.condition] * len(c.joints) for c in test_clips])
     errors = []

@@ -36,6 +36,9 @@ LOSS_TERM_LOGS: dict[str, tuple[str, ...]] = {
 
 # Reconstruction quality a stage can report next to its losses (``pipelines.metric_names``).
 RECONSTRUCTION_QUALITY = "reconstruction"
+# What a stage's network is measured on against a synthetic dataset's ground truth, when there
+# is one: its landmarks (regressed keypoint error) and its part masks (part mIoU).
+KEYPOINT_TRUTH, PART_TRUTH = "keypoints", "parts"
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,10 @@ class StageSpec:
     pipeline config's ``model.recognition_branches`` that selects one; ``schedule`` names the
     ``stages.<schedule>`` section it trains with (default: its own name; the holistic baseline
     shares the recognition schedule, so the two compare at equal training); ``quality`` names the
-    reconstruction quality metrics reported while training; ``after_import`` is the CLI command
-    suggested after importing a checkpoint of this stage (``{run_id}`` filled in).
+    reconstruction quality metrics reported while training; ``ground_truth`` what is measured
+    against a synthetic dataset's ground truth at the end of the stage and at its evaluations
+    (``pipelines.worker.stage_quality``); ``after_import`` is the CLI command suggested after
+    importing a checkpoint of this stage (``{run_id}`` filled in).
     """
 
     name: str
@@ -63,6 +68,7 @@ class StageSpec:
     backbone_group: bool = False
     evaluates: bool = False
     quality: str | None = None
+    ground_truth: tuple[str, ...] = ()
     after_import: tuple[str, ...] = ("run",)
     branches: str | None = None
     schedule: str | None = None
@@ -96,6 +102,7 @@ STAGE_SPECS: dict[str, StageSpec] = {
             loss_terms=("reconstruction",),
             save_name="LandmarkGait_Silh_to_Landmark",
             quality=RECONSTRUCTION_QUALITY,
+            ground_truth=(KEYPOINT_TRUTH,),
         ),
         StageSpec(
             name="parsing",
@@ -106,6 +113,7 @@ STAGE_SPECS: dict[str, StageSpec] = {
             upstream="landmark",
             backbone_group=True,
             quality=RECONSTRUCTION_QUALITY,
+            ground_truth=(KEYPOINT_TRUTH, PART_TRUTH),
             after_import=("train", "--stage", "recognition"),
         ),
         StageSpec(
@@ -117,6 +125,7 @@ STAGE_SPECS: dict[str, StageSpec] = {
             upstream="parsing",
             backbone_group=True,
             evaluates=True,
+            ground_truth=(KEYPOINT_TRUTH, PART_TRUTH),
             after_import=("evaluate", "--run", "{run_id}"),
             branches="all",
         ),

@@ -73,3 +73,16 @@ def micro_dataset(ray_cluster: RayHead, landmarkgait_home: Path) -> Path:
 
     config = SynthConfig(subjects=8, views=MICRO_VIEWS, min_frames=10, max_frames=14, seed=0)
     return generate_dataset(config, landmarkgait_home / "datasets" / "micro")
+
+
+@pytest.fixture(scope="session")
+def micro_dataset_with_truth(ray_cluster: RayHead, landmarkgait_home: Path) -> Path:
+    """The micro dataset generated again with its ground truth beside it (``micro-truth.ground_truth``),
+    so stage runs on it log keypoint error and part mIoU. Same frames and fingerprint as
+    ``micro_dataset`` (and so the same stage keys): tests must not share an MLflow experiment
+    between the two, or one would reuse the other's stage runs."""
+    from landmarkgait.data.synth.config import SynthConfig
+    from landmarkgait.data.synth.generator import generate_dataset
+
+    config = SynthConfig(subjects=8, views=MICRO_VIEWS, min_frames=10, max_frames=14, seed=0)
+    return generate_dataset(config, landmarkgait_home / "datasets" / "micro-truth", ground_truth=True)

@@ -1,12 +1,14 @@
 """The three-stage pipeline on a real Ray cluster with real MLflow tracking.
 
-Stages run for a few iterations of micro presets on the session's micro synthetic dataset with
-two Ray Train workers; an ``mlflow server`` on 127.0.0.1 receives the runs.
+Stages run for a few iterations of micro presets on the session's micro synthetic dataset (with
+its ground truth beside it, so stage runs also measure keypoint error and part mIoU) with two Ray
+Train workers; an ``mlflow server`` on 127.0.0.1 receives the runs.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +32,11 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def server_config(tmp_path_factory: pytest.TempPathFactory, micro_dataset: Path, mlflow_server: str) -> Path:
+def server_config(
+    tmp_path_factory: pytest.TempPathFactory, micro_dataset_with_truth: Path, mlflow_server: str
+) -> Path:
     return write_micro_config(
-        tmp_path_factory.mktemp("e2e") / "micro.yaml", micro_dataset, mlflow_server, "e2e"
+        tmp_path_factory.mktemp("e2e") / "micro.yaml", micro_dataset_with_truth, mlflow_server, "e2e"
     )
 
 
@@ -80,6 +84,24 @@ def test_three_stages_are_nested_mlflow_runs_chained_by_upstream(
         recognition.data.metrics
     )
     assert "eval/rank1/NM/090" in recognition.data.metrics
+    # Ground truth beside the dataset: each stage's landmarks and (parsing, recognition) part masks
+    # measured once at the end (recognition: at its evaluation), logged at the last iteration.
+    part_names = {f"quality/part_miou/{c}" for c in ("NM", "BG", "CL")} | {
+        f"quality/part_iou/{p}" for p in ("head", "up", "low")
+    }
+    client_history = {
+        stage: client.get_metric_history(run.info.run_id, "quality/keypoint_error")
+        for stage, run in runs.items()
+    }
+    for stage, run in runs.items():
+        metrics = run.data.metrics
+        assert math.isfinite(metrics["quality/keypoint_error"]) and metrics["quality/keypoint_error"] > 0
+        assert [point.step for point in client_history[stage]] == [4], stage
+        if stage == "landmark":
+            assert "quality/part_miou" not in metrics
+        else:
+            assert part_names <= set(metrics), stage
+            assert all(0.0 <= metrics[name] <= 1.0 for name in {"quality/part_miou", *part_names}), stage
     evaluation = artifact_paths(client, recognition.info.run_id, "evaluation/latest")
     assert {"evaluation/latest/per_view.csv", "evaluation/latest/per_view_heatmap.png"} <= evaluation
     assert "NM" in first_run.rank1_table and "CL" in first_run.rank1_table

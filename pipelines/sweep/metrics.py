@@ -15,9 +15,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from landmarkgait.data.evaluation.names import summary_metric_pattern
-from landmarkgait.models.registry import SCHEDULES, STAGES, stage_spec
+from landmarkgait.models.registry import KEYPOINT_TRUTH, PART_TRUTH, SCHEDULES, STAGES, stage_spec
 from landmarkgait.pipelines.errors import ConfigError
-from landmarkgait.pipelines.metric_names import QUALITY_METRICS, STAGE_METRICS_ALWAYS
+from landmarkgait.pipelines.metric_names import (
+    KEYPOINT_METRICS,
+    PART_METRIC,
+    PART_MIOU,
+    QUALITY_METRICS,
+    STAGE_METRICS_ALWAYS,
+)
 
 LEARNING_RATE = re.compile(r"lr/group\d+")
 
@@ -48,6 +54,10 @@ def stage_reports(stage: str, name: str, protocol: str) -> bool:
         return True
     if spec.quality and name in QUALITY_METRICS:
         return True
+    if KEYPOINT_TRUTH in spec.ground_truth and name in KEYPOINT_METRICS:
+        return True  # only on datasets with ground truth: a trial without it never reports them
+    if PART_TRUTH in spec.ground_truth and PART_METRIC.fullmatch(name):
+        return True
     return (
         spec.evaluates
         and name.startswith("eval/")
@@ -65,6 +75,10 @@ def check_metric(metric: str, protocol: str, what: str = "search.metric") -> str
             examples += ["eval/rank1/<condition>", "eval/mAP/<condition>", "eval/rank1/<condition>/<view>"]
         if spec.quality:
             examples += list(QUALITY_METRICS)
+        if KEYPOINT_TRUTH in spec.ground_truth:
+            examples += list(KEYPOINT_METRICS)
+        if PART_TRUTH in spec.ground_truth:
+            examples += [PART_MIOU, f"{PART_MIOU}/<condition>", "quality/part_iou/<part>"]
         raise ConfigError(
             f"{what} {metric!r}: no trial reports it; the {stage} stage reports "
             f"{', '.join(qualified(stage, example) for example in examples)} (protocol {protocol})"

@@ -57,6 +57,7 @@ from landmarkgait.pipelines.worker.distributed import (
 )
 from landmarkgait.pipelines.worker.job import ResumeState, WorkerJob
 from landmarkgait.pipelines.worker.progress import StageProgress
+from landmarkgait.pipelines.worker.stage_quality import StageQuality
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,8 @@ class StageTrainer:
         self.step_seconds = 0.0  # time inside training steps (batch, forward, backward, update)
         self.origin = "from scratch"  # where the weights come from, for the stage's header line
         self.evaluation_seconds = 0.0
+        self.quality: StageQuality | None = None  # rank 0, when the dataset has ground truth
+        self.quality_seconds = 0.0
 
     # -- MLflow run -----------------------------------------------------------------------------
     def _open_run(self) -> str:
@@ -200,6 +203,12 @@ class StageTrainer:
             self.tracker.log_metrics(self.run_id, {"resume/from_iteration": iteration}, step=iteration)
         sampler = self.section.sampler
         dataset = self.job.open_dataset()
+        if self.context.is_main:
+            data = self.job.data
+            max_frames = self.job.config.evaluation.max_frames
+            self.quality = StageQuality.open(
+                self.stage, dataset, data.train_subjects, data.test_subjects, max_frames
+            )
         loader = TrainBatchLoader(
             dataset,
             self.job.data.train_subjects,
@@ -248,6 +257,7 @@ class StageTrainer:
                 ray.train.report({"stage": self.stage, ITERATION: iteration, **metrics})
             if self._evaluation_due(iteration):
                 evaluation = self._evaluate(model, dataset, iteration)
+                evaluation.update(self._measure_quality(model, iteration))
                 summary.update(evaluation)
                 # Its own report, so a sweep's scheduler sees rank-1 at every eval_iter.
                 ray.train.report({"stage": self.stage, ITERATION: iteration, **evaluation})
@@ -273,6 +283,20 @@ class StageTrainer:
         model.train()
         self.evaluation_seconds += time.perf_counter() - started
         return summary
+
+    def _measure_quality(self, model: nn.Module, iteration: int) -> dict[str, float]:
+        """Keypoint error and part mIoU against the dataset's ground truth (``stage_quality``):
+        rank 0 measures and logs them at ``iteration``; every rank returns them, for its report."""
+        if not self.spec.ground_truth:
+            return {}
+        metrics: dict[str, float] = {}
+        if self.quality is not None:
+            started = time.perf_counter()
+            metrics = self.quality.measure(model, iteration)
+            if metrics:
+                self.tracker.log_metrics(self.run_id, metrics, step=iteration)
+            self.quality_seconds += time.perf_counter() - started
+        return broadcast_from_main(metrics)
 
     # -- checkpoints and the end of the stage --------------------------------------------------
     def _report_checkpoint(
@@ -321,6 +345,8 @@ class StageTrainer:
         summary: dict[str, float],
         dataset: SilhouetteDataset,
     ) -> None:
+        if not self.spec.evaluates:  # evaluated stages measured it with their last evaluation
+            summary = {**summary, **self._measure_quality(model, iteration)}
         if self.context.is_main:
             stage_outputs.log_visual_summary(self.tracker, self.run_id, unwrap(model), dataset)
             if self.spec.evaluates:
@@ -338,6 +364,8 @@ class StageTrainer:
                 "time/training_steps_s": self.step_seconds,
                 "time/evaluation_s": self.evaluation_seconds,
             }
+            if self.quality is not None:
+                timing["time/ground_truth_s"] = self.quality_seconds
             self.tracker.log_metrics(self.run_id, timing, step=iteration)
             self.tracker.finish(self.run_id)
         barrier()
