@@ -224,6 +224,26 @@ def test_run_prints_the_gei_baseline_next_to_the_trained_model(
     )
 
 
+def test_report_rows_show_keypoint_error_and_part_miou_of_the_evaluated_run(
+    first_run: PipelineOutcome, mlflow_server: str
+) -> None:
+    """The recognition run logged both: the report's row takes them, in percent."""
+    from landmarkgait.pipelines.report.collect import collect_rows
+    from landmarkgait.pipelines.tracking.tracker import Tracker
+
+    client = MlflowClient(mlflow_server)
+    recognition = client.get_run(first_run.stage_runs["recognition"])
+    tracker = Tracker(mlflow_server, recognition.info.experiment_id, "e2e")
+    (row,) = collect_rows(tracker, [tracker.get_run(first_run.pipeline_run_id)]).rows
+    metrics = recognition.data.metrics
+    assert row.quality == pytest.approx(
+        {
+            "keypoint error": 100 * metrics["quality/keypoint_error"],
+            "part mIoU": 100 * metrics["quality/part_miou"],
+        }
+    )
+
+
 def test_the_holistic_baseline_trains_alone_and_is_evaluated(
     server_config: Path, ray_cluster: RayHead
 ) -> None:

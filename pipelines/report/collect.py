@@ -3,9 +3,10 @@
 A sweep's trials or an experiment's pipeline runs each name the stage run that was evaluated; a
 row takes that run's logged ``eval/rank1/<condition>`` and ``eval/mAP/<condition>`` metrics as
 they are (the table must equal what MLflow shows), names its method from the run's config params
-and keeps its seed. Runs of one method are made one line of the table by ``repeats.py`` (a seed
-keeps its newest run, seeds aggregate). Every run of a table must have been evaluated on one
-dataset with one protocol. This module reads; it writes nothing.
+and keeps its seed, and on a synthetic dataset with ground truth the keypoint error and part mIoU
+its stages logged (``QUALITY_COLUMNS``). Runs of one method are made one line of the table by
+``repeats.py`` (a seed keeps its newest run, seeds aggregate). Every run of a table must have
+been evaluated on one dataset with one protocol. This module reads; it writes nothing.
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ from landmarkgait.data.evaluation.names import CASIA_B_PROBES, OUMVLP_PROBES
 from landmarkgait.models.presets import resolve_config
 from landmarkgait.models.registry import STAGE_SPECS
 from landmarkgait.pipelines.errors import PipelineError
+from landmarkgait.pipelines.metric_names import KEYPOINT_ERROR, PART_MIOU
 from landmarkgait.pipelines.tracking.records import RunRecord
 from landmarkgait.pipelines.tracking.tags import TAG_DATA, TAG_STAGE, TAG_SWEPT, TAG_TRIAL
 from landmarkgait.pipelines.tracking.tracker import Tracker
 
 CONDITIONS: dict[str, tuple[str, ...]] = {"casia_b": tuple(CASIA_B_PROBES), "oumvlp": tuple(OUMVLP_PROBES)}
+# Ground-truth quality shown next to rank-1 (percent): column -> the metric stage runs log as a
+# fraction (``worker.stage_quality``): keypoint error in % of the torso length, part mIoU in %.
+QUALITY_COLUMNS: dict[str, str] = {"keypoint error": KEYPOINT_ERROR, "part mIoU": PART_MIOU}
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class MethodRow:
     curve_run_id: str | None = None  # the evaluated stage run, whose history draws learning curves
     start_time: int = 0
     seed: int | None = None  # the pipeline seed (None: not known, e.g. a row of an old report CSV)
+    quality: Mapping[str, float] = field(default_factory=dict)  # percent, by ``QUALITY_COLUMNS`` name
 
 
 @dataclass(frozen=True)
@@ -157,6 +163,22 @@ def evaluated_run(tracker: Tracker, pipeline_run: RunRecord) -> RunRecord | None
     return None
 
 
+def ground_truth_quality(tracker: Tracker, pipeline_run: RunRecord, stage_run: RunRecord) -> dict[str, float]:
+    """``{column: percent}`` of ``QUALITY_COLUMNS``: each from the evaluated ``stage_run`` if it
+    logged it, else from the nearest upstream stage run the pipeline links (parsing, then
+    landmark); none for a dataset without ground truth or the holistic baseline."""
+    found: dict[str, float] = {}
+    links = [run_id for run_id in reversed(pipeline_run.stage_links().values()) if run_id != stage_run.run_id]
+    for index, run_id in enumerate([stage_run.run_id, *links]):
+        run = stage_run if index == 0 else tracker.get_run(run_id)
+        for column, name in QUALITY_COLUMNS.items():
+            if column not in found and name in run.metrics:
+                found[column] = 100.0 * run.metrics[name]
+        if len(found) == len(QUALITY_COLUMNS):
+            break
+    return found
+
+
 def evaluation_of(run: RunRecord) -> Evaluated:
     params = run.params
     partition = params.get("data.partition", "None")
@@ -208,6 +230,7 @@ def collect_rows(
             curve_run_id=stage_run.run_id,
             start_time=pipeline_run.start_time,
             seed=run_seed(stage_run.params),
+            quality=ground_truth_quality(tracker, pipeline_run, stage_run),
         )
         collected.rows.append(row)
     return collected

@@ -23,7 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from landmarkgait.pipelines.errors import PipelineError
-from landmarkgait.pipelines.report.collect import Evaluated, MethodRow, check_same_evaluation
+from landmarkgait.pipelines.report.collect import (
+    QUALITY_COLUMNS,
+    Evaluated,
+    MethodRow,
+    check_same_evaluation,
+)
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +123,7 @@ def csv_run(line: dict[str, str], conditions: list[str], what: str) -> MethodRow
             mean_ap=_values(line, "mAP", conditions),
             start_time=int(start),
             seed=int(seed) if seed else None,
+            quality={column: float(line[column]) for column in QUALITY_COLUMNS if line.get(column)},
         )
     except ValueError as error:
         raise PipelineError(f"{what}: {error}") from None

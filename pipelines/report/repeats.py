@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from landmarkgait.pipelines.report.collect import MethodRow
+from landmarkgait.pipelines.report.collect import QUALITY_COLUMNS, MethodRow
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ class MethodResult:
     mean_ap: Mapping[str, Spread]
     rank1_mean: Spread | None
     mean_ap_mean: Spread | None
+    quality: Mapping[str, Spread] = field(default_factory=dict)  # by ``QUALITY_COLUMNS`` name
 
     @property
     def n(self) -> int:
@@ -108,6 +109,11 @@ def method_result(method: str, runs: Sequence[MethodRow], conditions: Sequence[s
         mean_ap=cells("mean_ap"),
         rank1_mean=means("rank1"),
         mean_ap_mean=means("mean_ap"),
+        quality={
+            column: cell
+            for column in QUALITY_COLUMNS
+            if (cell := spread([run.quality[column] for run in runs if column in run.quality]))
+        },
     )
 
 

@@ -3,8 +3,9 @@
 Values are the runs' logged metrics, printed with two decimals in Markdown and in full in CSV;
 the means are the plain means of the conditions a run has. A method with several runs (seeds)
 shows mean ± sample standard deviation and n; a table of single runs reads as it did before
-repeats. ``runs_csv`` keeps every run's own numbers: it is what ``report --merge`` reads back.
-Nothing here reads MLflow.
+repeats. Keypoint error and part mIoU (``QUALITY_COLUMNS``, percent) follow as columns of their
+own when any line has them. ``runs_csv`` keeps every run's own numbers: it is what ``report
+--merge`` reads back. Nothing here reads MLflow.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import csv
 import io
 from collections.abc import Sequence
 
-from landmarkgait.pipelines.report.collect import Evaluated, MethodRow
+from landmarkgait.pipelines.report.collect import QUALITY_COLUMNS, Evaluated, MethodRow
 from landmarkgait.pipelines.report.repeats import MethodResult, Spread
 
 # Columns of the per-run CSV (``runs.csv``) before the metrics.
@@ -34,13 +35,21 @@ def condition_columns(conditions: Sequence[str]) -> list[str]:
     return [*(f"rank-1 {c}" for c in conditions), *(f"mAP {c}" for c in conditions)]
 
 
-def row_cells(result: MethodResult, conditions: Sequence[str]) -> list[Spread | None]:
-    """The line's cells in ``columns`` order."""
+def quality_columns(results: Sequence[MethodResult]) -> list[str]:
+    """The ground-truth quality columns some line of the table has, in ``QUALITY_COLUMNS`` order."""
+    return [column for column in QUALITY_COLUMNS if any(column in result.quality for result in results)]
+
+
+def row_cells(
+    result: MethodResult, conditions: Sequence[str], quality: Sequence[str] = ()
+) -> list[Spread | None]:
+    """The line's cells in ``columns`` order, then its ``quality`` columns."""
     return [
         *(result.rank1.get(c) for c in conditions),
         result.rank1_mean,
         *(result.mean_ap.get(c) for c in conditions),
         result.mean_ap_mean,
+        *(result.quality.get(column) for column in quality),
     ]
 
 
@@ -56,10 +65,11 @@ def markdown_table(results: Sequence[MethodResult], conditions: Sequence[str]) -
     """A GitHub Markdown table, percent with two decimals (``–`` where no run logged a value); an
     ``n`` column (runs per method) once any method has several."""
     repeated = any(result.n > 1 for result in results)
-    header = ["method", *(["n"] if repeated else []), *columns(conditions)]
+    quality = quality_columns(results)
+    header = ["method", *(["n"] if repeated else []), *columns(conditions), *quality]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
     for result in results:
-        cells = [markdown_cell(cell, result.n) for cell in row_cells(result, conditions)]
+        cells = [markdown_cell(cell, result.n) for cell in row_cells(result, conditions, quality)]
         lines.append(
             "| " + " | ".join([result.method, *([str(result.n)] if repeated else []), *cells]) + " |"
         )
@@ -77,11 +87,16 @@ def csv_table(
     run) and ``<column> n``; then the newest run's id, every run's id and seed, and the evaluation."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    names = [name for column in columns(conditions) for name in (column, f"{column} std", f"{column} n")]
+    quality = quality_columns(results)
+    names = [
+        name
+        for column in (*columns(conditions), *quality)
+        for name in (column, f"{column} std", f"{column} n")
+    ]
     writer.writerow(["method", *names, "run_id", "run_ids", "seeds", "dataset", "protocol"])
     for result in results:
         values: list[str] = []
-        for cell in row_cells(result, conditions):
+        for cell in row_cells(result, conditions, quality):
             if cell is None:
                 values += ["", "", "0"]
             else:
@@ -105,12 +120,14 @@ def runs_csv(results: Sequence[MethodResult], conditions: Sequence[str], evaluat
     ``report --merge`` reads to aggregate these runs with others."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*RUN_COLUMNS, *condition_columns(conditions)])
+    quality = quality_columns(results)
+    writer.writerow([*RUN_COLUMNS, *condition_columns(conditions), *quality])
     for result in results:
         for run in result.runs:
             values = [
                 *(run.rank1.get(c) for c in conditions),
                 *(run.mean_ap.get(c) for c in conditions),
+                *(run.quality.get(column) for column in quality),
             ]
             writer.writerow(
                 [

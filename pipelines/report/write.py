@@ -85,6 +85,11 @@ def write_report(
     notes = "Rank-1 and mAP (%), identical-view cells excluded"
     if any(row.n > 1 for row in rows):
         notes += "; methods with several runs (seeds): mean ± sample standard deviation over n runs"
+    if any(row.quality for row in rows):
+        notes += (
+            "; keypoint error (% of the torso length) and part mIoU (%) against the synthetic "
+            "ground truth, from the evaluated stage run or its upstream parsing run"
+        )
     if merge:
         notes += f"; merged with the runs of {', '.join(f'`{path}`' for path in merge)}"
     contents: dict[str, bytes | str] = {
