@@ -43,7 +43,7 @@ GROUPINGS = ("official", "mean")
 HEADS = ("bn", "bnneck")
 
 # Fewest frames between a frame and its transport source for the transport to mean anything: at 0
-# every frame is its own source (part masks grow to the whole silhouette), at 1-2 the body has
+# every frame is its own source (each part is transported from the frame itself), at 1-2 the body has
 # barely moved. The official 30-frame clips with a shift of 8 have 8.
 MIN_TRANSPORT_DISTANCE = 3
 

@@ -288,9 +288,9 @@ class PipelineConfig:
 
         Every LandmarkGait stage reconstructs a frame from its transport source, the frame
         ``transport_shift`` steps away in the clip (cyclic). When the clip length divides the shift,
-        each frame is its own source: every part's reconstruction covers the whole body, part
-        masks become whole silhouettes and nothing says so. Clips of 8 frames with the default
-        shift of 8 did exactly that.
+        each frame is its own source: the transport carries no motion, the reconstruction losses
+        train nothing about parts, and nothing says so. Clips of 8 frames with the default shift
+        of 8 did exactly that (benchmarks/README.md measures what it changed).
         """
         for stage in self.model.stages:
             shift = self.model.network_config(stage).get("transport_shift")
@@ -304,7 +304,7 @@ class PipelineConfig:
                 raise ConfigError(
                     f"config key '{key}': clips of {frames} frames make every frame its own transport "
                     f"source (model transport_shift {shift} is a multiple of {frames}), so the part "
-                    f"masks degenerate to whole silhouettes; use clips whose cyclic distance to the "
+                    f"masks are not learnt from motion; use clips whose cyclic distance to the "
                     f"source is >= {MIN_TRANSPORT_DISTANCE} (e.g. {shift + MIN_TRANSPORT_DISTANCE + 1}, "
                     f"or the paper's 30)"
                 )

@@ -73,7 +73,7 @@ def sequences_without_transport_source(
     dataset: SilhouetteDataset, subjects: tuple[str, ...], transport_shift: int, max_frames: int | None
 ) -> int:
     """How many test sequences are embedded from so few frames that LandmarkNet's transport roll
-    is the identity (every frame its own source: whole-silhouette part masks, see
+    is the identity (every frame its own source, see
     ``PipelineConfig._check_transport_clips``). Their embeddings are still computed and scored."""
     wanted = set(subjects)
     count = 0
@@ -156,7 +156,7 @@ def _transport_source_check(model: nn.Module, dataset: SilhouetteDataset, job: W
     if count:
         log.warning(
             "evaluation: %d test sequence(s) have too few frames (%s) for a transport source distinct "
-            "from each frame (transport_shift %d): their part masks are whole silhouettes",
+            "from each frame (transport_shift %d): each part is transported from the frame itself",
             count,
             "all frames" if max_frames is None else f"at most {max_frames}",
             shift,
