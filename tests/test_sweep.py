@@ -1,13 +1,16 @@
 """``landmarkgait sweep`` on a real Ray cluster, tracked by a real MLflow server.
 
 Trials are micro pipelines on the session's micro dataset. The sweeps search recognition-only
-keys, so stages 1-2 train once for the whole module and every later trial reuses them.
+keys, so stages 1-2 train once for the whole module and every later trial reuses them; only the
+repeats sweep's second seed (the seed is in every stage key) trains its own.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import signal
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -284,3 +287,92 @@ def test_resume_continues_an_interrupted_optuna_sweep_without_rerunning_finished
         len(runs_of(client, "sweeps", "tags.`landmarkgait.stage` = 'recognition'")) <= recognition_before + 1
     )
     assert client.get_run(sweep_run.info.run_id).info.status == "FINISHED"
+
+
+# -- repeats: one point at two seeds, and the report over them --------------------------------
+
+
+@pytest.fixture(scope="module")
+def repeats_sweep(ray_cluster: RayHead, shared_base: Path, triplet_sweep: dict) -> dict:
+    """One point of the triplet sweep at seeds 0 and 1: seed 0 is that sweep's trial (every stage
+    reused, nothing trains), seed 1 trains its own three stages."""
+    path = write_sweep(
+        shared_base.parent,
+        shared_base,
+        "repeats",
+        search={
+            "points": [{TRIPLET: 1.0}],
+            "repeats": 2,
+            "metric": "recognition/eval/rank1/NM",
+            "max_concurrent_trials": 2,
+        },
+    )
+    result = run_cli("sweep", str(path), "--json", "--ray-address", ray_cluster.address, timeout_s=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return sweep_json(result.stdout)
+
+
+def test_repeats_are_child_runs_of_one_method_with_distinct_seeds(
+    repeats_sweep: dict, triplet_sweep: dict, mlflow_server: str
+) -> None:
+    client = MlflowClient(mlflow_server)
+    sweep_run_id = repeats_sweep["sweep_run_id"]
+    trials = runs_of(client, "sweeps", f"tags.`landmarkgait.sweep_run_id` = '{sweep_run_id}'")
+    assert len(trials) == 2
+    assert sorted(run.data.params["seed"] for run in trials) == ["0", "1"]
+    assert sorted(run.data.tags["landmarkgait.seed"] for run in trials) == ["0", "1"]
+    assert {run.data.tags["landmarkgait.method"] for run in trials} == {"LandmarkGait (6 landmarks)"}
+    for run in trials:
+        assert run.data.tags["mlflow.parentRunId"] == sweep_run_id
+        assert run.info.status == "FINISHED"
+        assert float(run.data.params[TRIPLET]) == 1.0
+    assert client.get_run(sweep_run_id).data.params["sweep.repeats"] == "2"
+    by_seed = {trial["params"]["seed"]: trial for trial in repeats_sweep["trials"]}
+    # The seed is in every stage key: seed 0 reuses the triplet sweep's runs of this point, seed 1
+    # trained its own three stages, from other initial weights on other batches.
+    (same_point,) = [trial for trial in triplet_sweep["trials"] if trial["params"][TRIPLET] == 1.0]
+    assert by_seed[0]["stage_runs"] == same_point["stage_runs"]
+    for stage in ("landmark", "parsing", "recognition"):
+        assert by_seed[1]["stage_runs"][stage] != by_seed[0]["stage_runs"][stage]
+        losses = [
+            [point.value for point in client.get_metric_history(trial["stage_runs"][stage], "loss/total")]
+            for trial in (by_seed[0], by_seed[1])
+        ]
+        assert losses[0] and losses[1] and losses[0] != losses[1]
+
+
+def test_report_over_repeats_shows_n_2_and_a_standard_deviation(
+    repeats_sweep: dict, mlflow_server: str, tmp_path: Path
+) -> None:
+    sweep_run_id = repeats_sweep["sweep_run_id"]
+    command = ("report", "--sweep", sweep_run_id, "--tracking-uri", mlflow_server, "--json")
+    result = run_cli(*command, "--out", str(tmp_path / "report"))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    gei, method = json.loads(result.stdout[result.stdout.index("{") :])["rows"]
+    assert gei["n"] == 1 and gei["rank1_std"]["NM"] is None
+    assert method["method"] == "LandmarkGait (6 landmarks) [triplet=1.0]"  # the seed is not a method
+    assert method["n"] == 2 and sorted(run["seed"] for run in method["runs"]) == [0, 1]
+    client = MlflowClient(mlflow_server)
+    logged = [client.get_run(run["run_id"]).data.metrics for run in method["runs"]]
+    for condition in ("NM", "BG", "CL"):
+        values = [metrics[f"eval/rank1/{condition}"] for metrics in logged]
+        assert method["rank1"][condition] == pytest.approx(statistics.fmean(values))
+        assert method["rank1_std"][condition] == pytest.approx(statistics.stdev(values))
+    markdown = (tmp_path / "report" / "results.md").read_text()
+    assert "| method | n | rank-1 NM |" in markdown
+    assert f"| {method['method']} | 2 | " in markdown and " ± " in markdown
+    (line,) = [
+        line
+        for line in csv.DictReader((tmp_path / "report" / "results.csv").open())
+        if line["method"] == method["method"]
+    ]
+    assert line["rank-1 NM n"] == "2" and float(line["rank-1 NM std"]) == pytest.approx(
+        method["rank1_std"]["NM"]
+    )
+    # Merging the report's own CSV back changes nothing: a run listed twice counts once.
+    merged = run_cli(
+        *command, "--merge", str(tmp_path / "report" / "results.csv"), "--out", str(tmp_path / "merged")
+    )
+    assert merged.returncode == 0, merged.stdout[-3000:] + merged.stderr[-3000:]
+    rows = json.loads(merged.stdout[merged.stdout.index("{") :])["rows"]
+    assert [row["n"] for row in rows] == [1, 2] and rows[1]["rank1"] == method["rank1"]

@@ -39,7 +39,8 @@ def tune_domain(spec: ParameterSpec) -> Any:
 def param_space(loaded: LoadedSweep) -> dict[str, Any]:
     """Tune's space: the specs' domains, a grid over the points' indices when there are points,
     and a grid over the seeds with ``repeats`` (Tune varies the grid key that sorts first fastest:
-    ``point`` before ``seed``, so every point runs at the first seed before any at the second)."""
+    ``point`` before ``seed``, so every point runs at the first seed before any at the second; a
+    ``stages.*`` space key sorts after ``seed`` and varies slower)."""
     search = loaded.sweep.search
     space = {key: tune_domain(spec) for key, spec in search.space.items()}
     if search.points:
