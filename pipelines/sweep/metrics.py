@@ -22,6 +22,7 @@ from landmarkgait.pipelines.metric_names import (
     PART_METRIC,
     PART_MIOU,
     QUALITY_METRICS,
+    SEQUENCES_WITHOUT_SOURCE,
     STAGE_METRICS_ALWAYS,
 )
 
@@ -57,6 +58,8 @@ def stage_reports(stage: str, name: str, protocol: str) -> bool:
     if KEYPOINT_TRUTH in spec.ground_truth and name in KEYPOINT_METRICS:
         return True  # only on datasets with ground truth: a trial without it never reports them
     if PART_TRUTH in spec.ground_truth and PART_METRIC.fullmatch(name):
+        return True
+    if spec.evaluates and name == SEQUENCES_WITHOUT_SOURCE:  # networks with a transport only
         return True
     return (
         spec.evaluates

@@ -22,6 +22,7 @@ from landmarkgait.data.reader import SilhouetteDataset
 from landmarkgait.data.transforms import silhouette_transform
 from landmarkgait.models.config import transport_distance
 from landmarkgait.models.inference import embed
+from landmarkgait.pipelines.metric_names import SEQUENCES_WITHOUT_SOURCE
 from landmarkgait.pipelines.tracking.tracker import Tracker
 from landmarkgait.pipelines.worker.distributed import WorkerContext, broadcast_from_main, gather_to_main
 from landmarkgait.pipelines.worker.job import WorkerJob
@@ -161,7 +162,7 @@ def _transport_source_check(model: nn.Module, dataset: SilhouetteDataset, job: W
             "all frames" if max_frames is None else f"at most {max_frames}",
             shift,
         )
-    return {"eval/sequences_without_transport_source": float(count)}
+    return {SEQUENCES_WITHOUT_SOURCE: float(count)}
 
 
 def log_evaluation_artifacts(
