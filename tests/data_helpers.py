@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from landmarkgait.data.format import SequenceRecord
+from landmarkgait.data.synth.config import SynthConfig
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -67,3 +68,27 @@ def run_cli(*args: str, **kwargs: object) -> subprocess.CompletedProcess:
         cwd=REPO,
         **kwargs,
     )
+
+
+def write_synthetic_with_truth(path: Path, config: SynthConfig) -> Path:
+    """A synthetic dataset at ``path`` and its ground truth beside it, written in-process (no Ray)
+    by the generator's own functions."""
+    from landmarkgait.data.format import read_metadata, shard_file_name
+    from landmarkgait.data.synth.generator import IMAGE_SIZE, default_partition, subject_ground_truth
+    from landmarkgait.data.synth.truth_files import ground_truth_path, write_truth_metadata, write_truth_shard
+    from landmarkgait.data.writer import write_dataset
+
+    items = {subject: subject_ground_truth(config, subject) for subject in config.subject_names}
+    write_dataset(
+        (record for subject in config.subject_names for record, _ in items[subject]),
+        path,
+        name="tiny",
+        source="test",
+        extra_metadata={"partition": default_partition(config.subject_names), "synth": config.to_metadata()},
+    )
+    folder = ground_truth_path(path)
+    folder.mkdir()
+    for subject, pairs in items.items():
+        write_truth_shard(pairs, folder / shard_file_name(int(subject)))
+    write_truth_metadata(folder, read_metadata(path).fingerprint, IMAGE_SIZE)
+    return path

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from data_helpers import write_synthetic_with_truth
 
 from landmarkgait.data.errors import DataError
 from landmarkgait.data.evaluation.parsing_quality import (
@@ -107,30 +108,13 @@ def test_benchmark_script_measures_a_checkpoint(tmp_path) -> None:
     in-process, without Ray) and an untrained small ParsingNet."""
     import torch
 
-    from landmarkgait.data.format import read_metadata, shard_file_name
     from landmarkgait.data.synth.config import SynthConfig
-    from landmarkgait.data.synth.generator import IMAGE_SIZE, default_partition, subject_ground_truth
-    from landmarkgait.data.synth.truth_files import ground_truth_path, write_truth_metadata, write_truth_shard
-    from landmarkgait.data.writer import write_dataset
     from landmarkgait.models import build_model
 
     config = SynthConfig(
         subjects=2, types=("nm-01", "bg-01", "cl-01"), views=("090",), min_frames=10, max_frames=12
     )
-    items = {subject: subject_ground_truth(config, subject) for subject in config.subject_names}
-    dataset = tmp_path / "synthetic"
-    write_dataset(
-        (record for subject in config.subject_names for record, _ in items[subject]),
-        dataset,
-        name="tiny",
-        source="test",
-        extra_metadata={"partition": default_partition(config.subject_names), "synth": config.to_metadata()},
-    )
-    folder = ground_truth_path(dataset)
-    folder.mkdir()
-    for subject, pairs in items.items():
-        write_truth_shard(pairs, folder / shard_file_name(int(subject)))
-    write_truth_metadata(folder, read_metadata(dataset).fingerprint, IMAGE_SIZE)
+    dataset = write_synthetic_with_truth(tmp_path / "synthetic", config)
     checkpoint = tmp_path / "parsing.pt"
     torch.save({"model": build_model("parsing", "small", num_landmark=25).state_dict()}, checkpoint)
     result = subprocess.run(

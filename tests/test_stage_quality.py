@@ -15,15 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from data_helpers import write_synthetic_with_truth
 
-from landmarkgait.data.format import read_metadata, shard_file_name
 from landmarkgait.data.partition import resolve_partition
 from landmarkgait.data.reader import SilhouetteDataset
 from landmarkgait.data.synth.config import SynthConfig
-from landmarkgait.data.synth.generator import IMAGE_SIZE, default_partition, subject_ground_truth
-from landmarkgait.data.synth.truth_files import ground_truth_path, write_truth_metadata, write_truth_shard
+from landmarkgait.data.synth.generator import IMAGE_SIZE
+from landmarkgait.data.synth.truth_files import ground_truth_path, write_truth_metadata
 from landmarkgait.data.transforms import silhouette_transform
-from landmarkgait.data.writer import write_dataset
 from landmarkgait.models import build_model
 from landmarkgait.pipelines.errors import ConfigError
 from landmarkgait.pipelines.metric_names import KEYPOINT_ERROR, KEYPOINT_ERROR_PX, PART_MIOU
@@ -42,21 +41,8 @@ PART_NAMES = {
 
 
 def write_with_truth(path: Path, config: SynthConfig = CONFIG) -> Path:
-    """A synthetic dataset at ``path`` and its ground truth beside it, in-process (no Ray)."""
-    items = {subject: subject_ground_truth(config, subject) for subject in config.subject_names}
-    write_dataset(
-        (record for subject in config.subject_names for record, _ in items[subject]),
-        path,
-        name="tiny",
-        source="test",
-        extra_metadata={"partition": default_partition(config.subject_names), "synth": config.to_metadata()},
-    )
-    folder = ground_truth_path(path)
-    folder.mkdir()
-    for subject, pairs in items.items():
-        write_truth_shard(pairs, folder / shard_file_name(int(subject)))
-    write_truth_metadata(folder, read_metadata(path).fingerprint, IMAGE_SIZE)
-    return path
+    """A synthetic dataset of ``config`` (default: this module's 3 subjects) with ground truth."""
+    return write_synthetic_with_truth(path, config)
 
 
 @pytest.fixture(scope="module")
