@@ -18,7 +18,7 @@ RECON_MSE, RECON_IOU = "quality/recon_mse", "quality/recon_iou"
 LANDMARK_SPREAD = "quality/landmark_spread"
 QUALITY_METRICS = (RECON_MSE, RECON_IOU, LANDMARK_SPREAD)
 # Evaluated by every stage with a transport: test sequences too short for a distinct transport source.
-SEQUENCES_WITHOUT_SOURCE = "eval/sequences_without_transport_source"
+SEQUENCES_WITHOUT_SOURCE = "evaluation/sequences_without_transport_source"
 # Quality against a synthetic dataset's ground truth (``worker.stage_quality``), logged by the
 # stages whose spec lists it (``StageSpec.ground_truth``) when the dataset has ground truth:
 # the landmarks' regressed keypoint error (torso-normalised, and in pixels) ...

@@ -84,6 +84,8 @@ def test_three_stages_are_nested_mlflow_runs_chained_by_upstream(
         recognition.data.metrics
     )
     assert "eval/rank1/NM/090" in recognition.data.metrics
+    # Micro clips of 10-14 frames with the micro shift of 3: every test sequence has a distinct source.
+    assert recognition.data.metrics["evaluation/sequences_without_transport_source"] == 0
     # Ground truth beside the dataset: each stage's landmarks and (parsing, recognition) part masks
     # measured once at the end (recognition: at its evaluation), logged at the last iteration.
     part_names = {f"quality/part_miou/{c}" for c in ("NM", "BG", "CL")} | {

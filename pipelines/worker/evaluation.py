@@ -147,7 +147,7 @@ def evaluate_on_workers(
 
 
 def _transport_source_check(model: nn.Module, dataset: SilhouetteDataset, job: WorkerJob) -> dict[str, float]:
-    """``eval/sequences_without_transport_source`` for networks with a transport (logged, and
+    """``evaluation/sequences_without_transport_source`` for networks with a transport (logged, and
     warned about when > 0); nothing for the holistic baseline."""
     shift = getattr(getattr(model, "config", None), "transport_shift", None)
     if shift is None:
