@@ -20,6 +20,7 @@ from typing import Any, TypeVar, Union
 import yaml
 
 from landmarkgait.data.errors import DataError
+from landmarkgait.data.input_files import open_regular
 from landmarkgait.data.quoting import printable, quote_value
 from landmarkgait.models.errors import ModelConfigError
 from landmarkgait.pipelines.bounded_yaml import load_bounded, yaml_error_line
@@ -236,11 +237,13 @@ def read_yaml_mapping(path: Path, what: str, hint: str) -> dict[str, Any]:
     """The top-level mapping of the YAML file ``path``; errors say ``what`` it is (``config file``,
     ``sweep config``) and, for a missing file, where to find examples (``hint``). The file is read
     within bounds (``MAX_CONFIG_BYTES``, ``bounded_yaml``); every error is one line."""
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"{what} {path} does not exist (see {hint} for examples)")
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path, what) as handle:
             data = handle.read(MAX_CONFIG_BYTES + 1)
+    except DataError as error:  # a folder, FIFO or device: named, never opened blocking
+        raise ConfigError(str(error)) from None
     except OSError as error:
         raise ConfigError(f"{what} {path} cannot be read ({error.strerror or error})") from None
     if len(data) > MAX_CONFIG_BYTES:

@@ -107,7 +107,7 @@ CASES = [
     ),
     ("missing-config", ["run", "{root}/missing.yaml"], "missing.yaml"),
     ("latin1-config", ["run", "{latin}"], "not UTF-8"),
-    ("config-is-dir", ["run", "{root}"], "does not exist"),
+    ("config-is-dir", ["run", "{root}"], "it is a folder, not a regular file"),
     ("train-bad-key", ["train", "{q}", "--stage", "parsing", "--set", "model.bogus=1"], "model.bogus"),
     (
         "evaluate-bad-key",

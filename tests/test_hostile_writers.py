@@ -250,7 +250,7 @@ CASES: list[tuple[str, list[str], str, dict[str, str]]] = [
         {MAX_FRAME_PIXELS_VARIABLE: "10000"},
     ),
     ("convert-video-fifo", ["data", "convert-video", "{manifest}", "out"], "FIFO", {}),
-    ("config-is-a-fifo", ["run", "{fifo}"], "{fifo}", {}),
+    ("config-is-a-fifo", ["run", "{fifo}"], "a FIFO (named pipe), not a regular file", {}),
     ("sweep-config-is-a-fifo", ["sweep", "{fifo}"], "{fifo}", {}),
     ("import-checkpoint-fifo", ["import", str(QUICKSTART), "--stage", "landmark", "{fifo}"], "FIFO", {}),
     ("gei-partition-fifo", ["baseline", "gei", "{dataset}", "--partition", "{fifo}"], "FIFO", {}),
