@@ -279,5 +279,9 @@ def test_cli_synth_and_preview(tmp_path) -> None:
     result = _cli("data", "preview", str(out), "--out", str(sheet), "--subject", "002")
     assert result.returncode == 0, result.stderr
     assert sheet.read_bytes().startswith(b"\x89PNG")
-    result = _cli("data", "preview", str(out), "--out", str(sheet), "--subject", "009")
+    unknown = tmp_path / "unknown.png"
+    result = _cli("data", "preview", str(out), "--out", str(unknown), "--subject", "009")
     assert result.returncode == 2 and "no subject '009'" in result.stderr
+    assert not unknown.exists()
+    result = _cli("data", "preview", str(out), "--out", str(sheet), "--subject", "001")
+    assert result.returncode == 2 and "already exists" in result.stderr
