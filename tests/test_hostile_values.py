@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from cluster_helpers import RayHead, wait_until, write_micro_config
+from cluster_helpers import RayHead, cli_process, wait_until, write_micro_config
 from data_helpers import make_records
 from test_gallery import write_embeddings
 
@@ -465,15 +465,7 @@ def test_sigterm_during_training_marks_the_runs_killed_and_exits_143(
 ) -> None:
     config, tracking = micro_config
     argv = ["train", str(config), "--stage", "landmark", "--ray-address", ray_cluster.address]
-    with open(tmp_path / "log", "w") as log:
-        process = subprocess.Popen(
-            [str(BIN / "landmarkgait"), *argv],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-            env=dict(os.environ),
-        )
-    try:
+    with cli_process(*argv, log=tmp_path / "log") as process:
         # The stage run is opened by the Ray Train worker: from then on the job is training.
         wait_until(
             lambda: (
@@ -487,9 +479,6 @@ def test_sigterm_during_training_marks_the_runs_killed_and_exits_143(
         assert process.poll() is None, (tmp_path / "log").read_text()[-3000:]
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=180) == 143, (tmp_path / "log").read_text()[-3000:]
-    finally:
-        if process.poll() is None:
-            process.kill()
     output = (tmp_path / "log").read_text()
     assert "landmarkgait: terminated by SIGTERM" in output, output[-3000:]
     statuses = {run.data.tags.get("landmarkgait.kind"): run.info.status for run in runs_of(tracking)}
