@@ -94,7 +94,7 @@ def build_parquet(out: Path, subjects: int, source: str, seed: int) -> str:
             if source == "synth":
                 raise
         else:
-            from landmarkgait.pipelines.driver.ray_runtime import ray_session
+            from landmarkgait.pipelines.runtime.ray_runtime import ray_session
 
             with ray_session(include_dashboard=False):
                 generate_dataset(SynthConfig(subjects=subjects, seed=seed), out)

@@ -35,7 +35,7 @@ from landmarkgait.pipelines.deploy.embedding import embed_dataset
 from landmarkgait.pipelines.deploy.trained_run import open_trained_run
 from landmarkgait.pipelines.driver.checkpoint_import import import_stage_checkpoint
 from landmarkgait.pipelines.driver.datasets import describe_dataset
-from landmarkgait.pipelines.driver.ray_runtime import ray_session
+from landmarkgait.pipelines.runtime.ray_runtime import ray_session
 from landmarkgait.pipelines.worker.stage_trainer import build_stage_model
 
 REPO = Path(__file__).resolve().parents[1]

@@ -56,8 +56,8 @@ def main() -> None:
     from mlflow.tracking import MlflowClient
 
     from landmarkgait.pipelines.config import load_config
-    from landmarkgait.pipelines.driver.ray_runtime import ray_session
     from landmarkgait.pipelines.driver.run import prepare, run_pipeline
+    from landmarkgait.pipelines.runtime.ray_runtime import ray_session
 
     config = load_config(args.config, [*args.overrides, f"tracking.experiment=bench-{time.time_ns()}"])
     prepare(config)  # generate / validate the dataset outside the timed region

@@ -21,7 +21,7 @@ from landmarkgait.data.format import read_metadata
 from landmarkgait.data.reader import SilhouetteDataset
 from landmarkgait.data.synth.config import CASIA_B_TYPES, CASIA_B_VIEWS, SynthConfig
 from landmarkgait.data.synth.generator import generate_dataset, render_sequence
-from landmarkgait.pipelines.driver.ray_runtime import ray_session
+from landmarkgait.pipelines.runtime.ray_runtime import ray_session
 
 CASIA_B_SEQUENCES = 124 * len(CASIA_B_TYPES) * len(CASIA_B_VIEWS)
 TARGET_SECONDS = 600.0

@@ -32,7 +32,7 @@ from landmarkgait.data.writer import write_dataset
 from landmarkgait.pipelines.deploy.embedding import embed_dataset
 from landmarkgait.pipelines.deploy.identify import identify
 from landmarkgait.pipelines.deploy.trained_run import open_trained_run
-from landmarkgait.pipelines.driver.ray_runtime import ray_session
+from landmarkgait.pipelines.runtime.ray_runtime import ray_session
 
 GALLERY_TYPES = ("nm-01", "nm-02", "nm-03", "nm-04")
 

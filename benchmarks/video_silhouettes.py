@@ -32,7 +32,7 @@ from landmarkgait.data.video.settings import SubtractionSettings
 from landmarkgait.data.video.silhouettes import extract_silhouettes
 from landmarkgait.data.video.sources import resolve_videos
 from landmarkgait.data.video.synthetic import VideoSettings, generate_videos, load_ground_truth
-from landmarkgait.pipelines.driver.ray_runtime import ray_session
+from landmarkgait.pipelines.runtime.ray_runtime import ray_session
 
 GOAL = 0.85
 

@@ -1,7 +1,7 @@
 """Which subjects train and which test: OpenGait partition JSON files and the default CASIA-B split.
 
-A partition names subjects only; the reader decides which sequences exist. It must not sample
-or read frames.
+A partition names subjects (and, for Gait3D, its probe sequences by key); the reader decides
+which sequences exist. It must not sample or read frames.
 """
 
 from __future__ import annotations
@@ -25,14 +25,17 @@ CASIA_B_TRAIN_SUBJECTS = 74
 
 @dataclass(frozen=True)
 class Partition:
-    """Training and test subjects; disjoint, each sorted."""
+    """Training and test subjects; disjoint, each sorted. ``probe_set``: the test sequences that are
+    probes, as ``<subject>-<type>-<view>`` keys, for protocols that list them (Gait3D's PROBE_SET)."""
 
     train_set: tuple[str, ...]
     test_set: tuple[str, ...]
+    probe_set: tuple[str, ...] = ()
 
 
 def parse_partition(value: Any, where: str) -> Partition:
-    """Check an OpenGait partition object (``{"TRAIN_SET": [...], "TEST_SET": [...]}``)."""
+    """Check an OpenGait partition object (``{"TRAIN_SET": [...], "TEST_SET": [...]}``, and Gait3D's
+    optional ``"PROBE_SET"``). GREW's lists its challenge probes as a test subject named ``probe``."""
     if not isinstance(value, dict):
         raise DataError(f"{where}: a partition must be a JSON object with TRAIN_SET and TEST_SET")
     sets = {}
@@ -49,7 +52,23 @@ def parse_partition(value: Any, where: str) -> Partition:
     overlap = sorted(set(sets["TRAIN_SET"]) & set(sets["TEST_SET"]))
     if overlap:
         raise DataError(f"{where}: subjects in both TRAIN_SET and TEST_SET: {', '.join(overlap[:10])}")
-    return Partition(train_set=sets["TRAIN_SET"], test_set=sets["TEST_SET"])
+    probes = value.get("PROBE_SET", [])
+    if not isinstance(probes, list):
+        raise DataError(
+            f"{where}: key 'PROBE_SET' must be a list of sequence keys, got {quote_value(probes)}"
+        )
+    for position, key in enumerate(probes):
+        if not isinstance(key, str):
+            raise DataError(f"{where}: PROBE_SET[{position}] must be a string, got {quote_value(key)}")
+    return Partition(
+        train_set=sets["TRAIN_SET"], test_set=sets["TEST_SET"], probe_set=tuple(sorted(set(probes)))
+    )
+
+
+def partition_metadata(partition: Partition) -> dict[str, list[str]]:
+    """The partition as the JSON object a dataset's metadata stores under ``partition``."""
+    value = {"TRAIN_SET": list(partition.train_set), "TEST_SET": list(partition.test_set)}
+    return value | ({"PROBE_SET": list(partition.probe_set)} if partition.probe_set else {})
 
 
 def load_partition(json_path: Path) -> Partition:
@@ -101,6 +120,7 @@ def resolve_partition(dataset: SilhouetteDataset, json_path: Path | None = None)
     result = Partition(
         train_set=tuple(s for s in partition.train_set if s in available),
         test_set=tuple(s for s in partition.test_set if s in available),
+        probe_set=partition.probe_set,
     )
     if not result.train_set:
         raise DataError(f"{where}: none of the TRAIN_SET subjects is in {dataset.path}")

@@ -35,6 +35,8 @@ TOP_COMMAND_MODULES = (
     "landmarkgait.pipelines.commands.sweep_commands",
     "landmarkgait.pipelines.commands.report_commands",
     "landmarkgait.pipelines.commands.deploy_commands",
+    "landmarkgait.pipelines.commands.config_commands",
+    "landmarkgait.pipelines.commands.doctor_commands",
 )
 
 

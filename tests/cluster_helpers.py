@@ -21,7 +21,7 @@ from pathlib import Path
 import psutil
 from mlflow.tracking import MlflowClient
 
-from landmarkgait.pipelines.driver.ports import free_loopback_port, free_loopback_ports
+from landmarkgait.pipelines.runtime.ports import free_loopback_port, free_loopback_ports
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

@@ -17,7 +17,7 @@ from cluster_helpers import MICRO_VIEWS, RayHead, mlflow_server_at, ray_head_nod
 
 # A session-private Ray token, set before any test module imports Ray (Ray reads it once) and
 # inherited by every child process: CLI subprocesses, `ray start`, `ray job submit`. Ray's
-# single-node mode makes the session's head listen on 127.0.0.1 only (pipelines/ray_runtime.py).
+# single-node mode makes the session's head listen on 127.0.0.1 only (pipelines/runtime/ray_runtime.py).
 os.environ.update(
     {
         "RAY_AUTH_MODE": "token",

@@ -228,7 +228,7 @@ def test_bad_inputs_raise_clear_errors() -> None:
     with pytest.raises(DataError, match="metric must be one of euc, cos"):
         evaluate_casia_b(embeddings, subjects, types, views, metric="l1")
     with pytest.raises(DataError, match="protocol must be one of"):
-        evaluate_protocol("gait3d", embeddings, subjects=subjects, types=types, views=views)
+        evaluate_protocol("casia_c", embeddings, subjects=subjects, types=types, views=views)
     with pytest.raises(DataError, match=r"embeddings must have shape \[N, C, P\]"):
         evaluate_casia_b(torch.zeros(12), subjects, types, views)
     with pytest.raises(DataError, match="no probe subject appears in the gallery"):

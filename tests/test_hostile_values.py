@@ -341,7 +341,7 @@ class basic_auth_server:
 def test_the_ray_token_file_the_tool_creates_is_private(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from landmarkgait.pipelines.driver.ray_runtime import private_token_file
+    from landmarkgait.pipelines.runtime.ray_runtime import private_token_file
 
     monkeypatch.setenv("HOME", str(tmp_path))
     for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):

@@ -20,7 +20,7 @@ from landmarkgait.models.losses import (
 )
 from landmarkgait.models.registry import stage_spec
 from landmarkgait.models.training_config import LossWeights
-from landmarkgait.pipelines.driver.ports import free_loopback_port
+from landmarkgait.pipelines.runtime.ports import free_loopback_port
 
 
 def brute_force_triplet(embeddings: torch.Tensor, labels: list[int], margin: float) -> list[float]:

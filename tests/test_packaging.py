@@ -2,17 +2,21 @@
 
 These hold the layout the code is organised by (``pipelines/README.md``): the wheel installs
 ``landmarkgait`` and nothing named ``data``, ``models`` or ``pipelines``; every package folder is
-listed in pyproject.toml; no module passes 400 lines; module-level imports form no cycle; only
-``landmarkgait.pipelines.tracking`` imports MLflow.
+listed in pyproject.toml; no module passes 400 lines; module-level imports form no cycle, and no
+two packages import each other, even through imports inside functions; only
+``landmarkgait.pipelines.tracking`` imports MLflow, and only
+``landmarkgait.pipelines.runtime.ray_internals`` uses a private Ray API.
 """
 
 from __future__ import annotations
 
 import ast
+import itertools
 import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pytest
@@ -35,23 +39,41 @@ def source_modules() -> dict[str, Path]:
     return modules
 
 
+def imported_names(nodes: Iterable[ast.AST], package: str) -> set[str]:
+    """Dotted names the import statements among ``nodes`` import (relative ones resolved in ``package``)."""
+    found: set[str] = set()
+    for child in nodes:
+        if isinstance(child, ast.Import):
+            found.update(alias.name for alias in child.names)
+        elif isinstance(child, ast.ImportFrom):
+            base = child.module or ""
+            if child.level:
+                base = ".".join([*package.split(".")[: len(package.split(".")) - child.level + 1], base])
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in child.names)
+    return found
+
+
+def package_of(name: str, path: Path) -> str:
+    return name if path.name == "__init__.py" else name.rpartition(".")[0]
+
+
 def top_level_imports(path: Path, name: str, known: set[str]) -> set[str]:
     """Package modules that ``path`` imports when it is imported (not inside functions or TYPE_CHECKING)."""
     tree = ast.parse(path.read_text())
-    found: set[str] = set()
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    for node in tree.body:
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            continue
-        for child in ast.walk(node) if not isinstance(node, ast.FunctionDef | ast.ClassDef) else ():
-            if isinstance(child, ast.Import):
-                found.update(alias.name for alias in child.names)
-            elif isinstance(child, ast.ImportFrom):
-                base = child.module or ""
-                if child.level:
-                    base = ".".join([*package.split(".")[: len(package.split(".")) - child.level + 1], base])
-                found.add(base)
-                found.update(f"{base}.{alias.name}" for alias in child.names)
+    nodes = [
+        child
+        for node in tree.body
+        if not (isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test))
+        for child in (ast.walk(node) if not isinstance(node, ast.FunctionDef | ast.ClassDef) else ())
+    ]
+    found = imported_names(nodes, package_of(name, path))
+    return {module for module in found if module in known and module != name}
+
+
+def all_imports(path: Path, name: str, known: set[str]) -> set[str]:
+    """Package modules that ``path`` imports anywhere: at module level, in functions, under TYPE_CHECKING."""
+    found = imported_names(ast.walk(ast.parse(path.read_text())), package_of(name, path))
     return {module for module in found if module in known and module != name}
 
 
@@ -75,28 +97,126 @@ def test_no_module_is_over_400_lines() -> None:
     assert not long, f"modules over {MAX_MODULE_LINES} lines: {long}"
 
 
+def first_cycle(graph: Mapping[str, Iterable[str]]) -> list[str] | None:
+    """A cycle of ``graph`` (its nodes in order, the first one again at the end), or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for neighbour in sorted(graph.get(node, ())):
+            if state.get(neighbour) == 1:
+                return [*stack[stack.index(neighbour) :], neighbour]
+            if neighbour not in state and (cycle := visit(neighbour)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
 def test_module_level_imports_form_no_cycle() -> None:
     modules = source_modules()
     graph = {name: top_level_imports(path, name, set(modules)) for name, path in modules.items()}
     # A package's __init__ runs before its submodules: importing a.b.c imports a and a.b first.
-    state: dict[str, int] = {}
-    stack: list[str] = []
+    cycle = first_cycle(graph)
+    assert cycle is None, f"import cycle: {' -> '.join(cycle)}"
 
-    def visit(node: str) -> None:
-        state[node] = 1
-        stack.append(node)
-        for neighbour in sorted(graph[node]):
-            if state.get(neighbour) == 1:
-                cycle = [*stack[stack.index(neighbour) :], neighbour]
-                pytest.fail(f"import cycle: {' -> '.join(cycle)}")
-            if neighbour not in state:
-                visit(neighbour)
-        stack.pop()
-        state[node] = 2
 
-    for name in graph:
-        if name not in state:
-            visit(name)
+def package_node(name: str, path: Path, parents: set[str]) -> str:
+    """What a module counts as in the package graph: its package (``landmarkgait.pipelines.driver``,
+    ``landmarkgait.models``), or itself when it sits beside subpackages (``pipelines/config.py``,
+    ``pipelines/cli.py``, ``data/format.py``): those are the shared helpers every subpackage may
+    use and the entry point that uses every subpackage, not one package."""
+    package = package_of(name, path)
+    return name if package in parents else package
+
+
+def test_packages_import_each_other_without_cycle() -> None:
+    """No two packages depend on each other, directly or through others: e.g. ``worker`` never
+    imports ``driver`` (what both need is in ``plan_types``), ``deploy`` may import ``driver`` but
+    not the other way round. Counts every import, also those inside functions and under
+    TYPE_CHECKING, since a lazy import is a dependency all the same."""
+    modules = source_modules()
+    parents = {name.rpartition(".")[0] for name, path in modules.items() if path.name == "__init__.py"}
+    edges: dict[str, dict[str, list[str]]] = {}  # package -> package -> the imports that make the edge
+    for name, path in modules.items():
+        source = package_node(name, path, parents)
+        for module in all_imports(path, name, set(modules)):
+            target = package_node(module, modules[module], parents)
+            if target != source:
+                edges.setdefault(source, {}).setdefault(target, []).append(f"{name} imports {module}")
+    cycle = first_cycle(edges)
+    because = [edges[a][b][0] for a, b in itertools.pairwise(cycle or ())]
+    assert cycle is None, f"package cycle: {' -> '.join(cycle)} ({'; '.join(because)})"
+    # The graph is the one the layout is organised by: driver and worker are packages of it.
+    assert {"landmarkgait.pipelines.driver", "landmarkgait.pipelines.worker"} <= set(edges)
+
+
+RAY_INTERNALS = "landmarkgait.pipelines.runtime.ray_internals"
+# Not part of landmarkgait: a test script that starts a Ray worker node on loopback through
+# ``ray._private.node`` as Ray's own test utilities do (no public API does); a Ray change there
+# fails the tests that use it, not a user. And this file, which names what it looks for.
+RAY_PRIVATE_API_ALLOWED = {REPO / "tests" / "loopback_ray_node.py", Path(__file__).resolve()}
+
+
+def is_private_ray_name(dotted: str) -> bool:
+    """``ray._private.x``, ``ray.train.torch.config._TorchBackend``: a Ray name with a ``_`` part."""
+    parts = dotted.split(".")
+    return parts[0] == "ray" and any(part.startswith("_") and not part.startswith("__") for part in parts)
+
+
+def private_ray_uses(tree: ast.AST, private_attributes: set[str]) -> list[str]:
+    """Private Ray names ``tree`` imports or reads (``ray._private...`` through ``import ray``), and
+    the private attributes of Ray objects that ``ray_internals`` reads (``_base_exc``)."""
+    found = [dotted for dotted in imported_names(ast.walk(tree), "") if is_private_ray_name(dotted)]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and is_private_ray_name(ast.unparse(node)):
+            found.append(ast.unparse(node))
+        elif isinstance(node, ast.Attribute) and node.attr in private_attributes:
+            found.append(f".{node.attr}")
+        elif isinstance(node, ast.Constant) and node.value in private_attributes:
+            found.append(repr(node.value))
+    return found
+
+
+def test_only_ray_internals_uses_private_ray_apis() -> None:
+    """Ray's private APIs behind one module, which names the Ray versions it was checked with (and
+    pyproject.toml bounds ``ray`` to them)."""
+    modules = source_modules()
+    internals = ast.parse(modules[RAY_INTERNALS].read_text())
+    private_attributes = {
+        node.args[1].value
+        for node in ast.walk(internals)
+        if isinstance(node, ast.Call)
+        and ast.unparse(node.func) == "getattr"
+        and len(node.args) > 1
+        and isinstance(node.args[1], ast.Constant)
+        and str(node.args[1].value).startswith("_")
+    }
+    assert private_ray_uses(internals, set()), "ray_internals no longer uses a private Ray API: fold it away"
+    assert private_attributes == {"_base_exc"}
+    paths = [
+        *(path for name, path in modules.items() if name != RAY_INTERNALS),
+        *(REPO / "benchmarks").rglob("*.py"),
+        *(REPO / "tests").rglob("*.py"),
+    ]
+    users = {
+        str(path.relative_to(REPO)): uses
+        for path in paths
+        if path not in RAY_PRIVATE_API_ALLOWED
+        and (uses := private_ray_uses(ast.parse(path.read_text()), private_attributes))
+    }
+    assert not users, f"private Ray APIs outside {RAY_INTERNALS}: {users}"
+    tomllib = pytest.importorskip("tomllib")
+    dependencies = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    (ray,) = [spec for spec in dependencies if spec.startswith("ray[")]
+    assert "<" in ray, f"{ray}: bound it above by the newest Ray ray_internals was checked with"
 
 
 def test_only_the_tracking_package_imports_mlflow() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import psutil
 import pytest
+import yaml
 from cluster_helpers import (
     BIN,
     LOOPBACK,
@@ -35,9 +36,13 @@ pytestmark = pytest.mark.slow
 def server_config(
     tmp_path_factory: pytest.TempPathFactory, micro_dataset_with_truth: Path, mlflow_server: str
 ) -> Path:
-    return write_micro_config(
+    path = write_micro_config(
         tmp_path_factory.mktemp("e2e") / "micro.yaml", micro_dataset_with_truth, mlflow_server, "e2e"
     )
+    config = yaml.safe_load(path.read_text())
+    config["stages"]["landmark"]["eval_iter"] = 2  # stage 1 measured against the ground truth at 2 and 4
+    path.write_text(yaml.safe_dump(config))
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +92,7 @@ def test_three_stages_are_nested_mlflow_runs_chained_by_upstream(
     # Micro clips of 10-14 frames with the micro shift of 3: every test sequence has a distinct source.
     assert recognition.data.metrics["evaluation/sequences_without_transport_source"] == 0
     # Ground truth beside the dataset: each stage's landmarks and (parsing, recognition) part masks
-    # measured once at the end (recognition: at its evaluation), logged at the last iteration.
+    # measured at every eval_iter (stage 1 here) and at the end, logged at those iterations.
     part_names = {f"quality/part_miou/{c}" for c in ("NM", "BG", "CL")} | {
         f"quality/part_iou/{p}" for p in ("head", "up", "low")
     }
@@ -98,7 +103,9 @@ def test_three_stages_are_nested_mlflow_runs_chained_by_upstream(
     for stage, run in runs.items():
         metrics = run.data.metrics
         assert math.isfinite(metrics["quality/keypoint_error"]) and metrics["quality/keypoint_error"] > 0
-        assert [point.step for point in client_history[stage]] == [4], stage
+        assert [point.step for point in client_history[stage]] == ([2, 4] if stage == "landmark" else [4]), (
+            stage
+        )
         if stage == "landmark":
             assert "quality/part_miou" not in metrics
         else:
@@ -237,6 +244,7 @@ def test_report_rows_show_keypoint_error_and_part_miou_of_the_evaluated_run(
     recognition = client.get_run(first_run.stage_runs["recognition"])
     tracker = Tracker(mlflow_server, recognition.info.experiment_id, "e2e")
     (row,) = collect_rows(tracker, [tracker.get_run(first_run.pipeline_run_id)]).rows
+    assert row.stage_run_ids == first_run.stage_runs  # what the report's stage curves are drawn from
     metrics = recognition.data.metrics
     assert row.quality == pytest.approx(
         {
@@ -374,7 +382,7 @@ def test_without_a_cluster_a_stage_runs_on_a_private_loopback_ray_that_is_stoppe
     ray_servers = {name for _, _, name in seen}
     assert {"gcs_server", "raylet"} <= ray_servers, seen
     # Ray's servers and agents, the training worker and torch.distributed's rendezvous store in it
-    # (pipelines/driver/rendezvous.py): all on loopback.
+    # (pipelines/runtime/rendezvous.py): all on loopback.
     assert any(name.startswith("ray::RayTrainWorker") for _, _, name in seen), seen
     exposed = {(address, port, name) for address, port, name in seen if address not in LOOPBACK}
     assert not exposed, exposed

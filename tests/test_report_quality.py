@@ -7,6 +7,7 @@ in ``test_pipeline.py``); the CSV round trip goes through ``report --merge``'s r
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from landmarkgait.pipelines.report.collect import Evaluated, MethodRow, ground_t
 from landmarkgait.pipelines.report.merge import read_report_csv
 from landmarkgait.pipelines.report.repeats import Spread, aggregate
 from landmarkgait.pipelines.report.tables import csv_table, markdown_table, runs_csv
+from landmarkgait.pipelines.report.write import stage_quality_curves
 from landmarkgait.pipelines.tracking.records import RunRecord
 from landmarkgait.pipelines.tracking.tags import stage_link_tag
 
@@ -119,3 +121,40 @@ def test_quality_comes_from_the_evaluated_run_else_its_nearest_upstream_run() ->
     assert runs.asked == ["P"]
     holistic = RunRecord("pipe2", "FINISHED", 0, {stage_link_tag("holistic"): "H"}, {}, {})
     assert ground_truth_quality(runs, holistic, stage_run("H", {})) == {}
+
+
+class Histories:
+    """A tracker's ``metric_history`` over series in memory: ``{(run id, metric): [(step, value)]}``."""
+
+    def __init__(self, series: dict[tuple[str, str], list[tuple[int, float]]]) -> None:
+        self.series = series
+
+    def metric_history(self, run_id: str, metric: str) -> list[tuple[int, float]]:
+        return self.series.get((run_id, metric), [])
+
+
+def test_stage_curves_draw_each_runs_stage_quality_logged_more_than_once() -> None:
+    landmark_curve = [(300, 0.28), (600, 0.27), (900, 0.25)]
+    parsing_curve = [(200, 0.30), (400, 0.35)]
+    tracker = Histories(
+        {
+            ("L0", "quality/keypoint_error"): landmark_curve,
+            ("P0", "quality/part_miou"): parsing_curve,
+            ("P0", "quality/keypoint_error"): [(400, 0.26)],  # once: a table value, not a curve
+            ("L1", "quality/keypoint_error"): [(300, 0.29), (600, 0.28)],
+        }
+    )
+    seeds = [
+        dataclasses.replace(
+            row("LG", seed, 50.0), stage_run_ids={"landmark": f"L{seed}", "parsing": f"P{seed}"}
+        )
+        for seed in (0, 1)
+    ]
+    results = aggregate([*seeds, row("GEI", 0, 30.0)], CONDITIONS)
+    curves = stage_quality_curves(tracker, results)
+    assert list(curves) == ["LG"]  # GEI has no stage runs
+    assert curves["LG"] == [
+        {"landmark: quality/keypoint_error": landmark_curve, "parsing: quality/part_miou": parsing_curve},
+        {"landmark: quality/keypoint_error": [(300, 0.29), (600, 0.28)]},
+    ]
+    assert stage_quality_curves(Histories({}), results) == {}

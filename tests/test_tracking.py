@@ -9,8 +9,8 @@ import pytest
 from cluster_helpers import MlflowServer
 
 from landmarkgait.pipelines.config import TrackingSection
-from landmarkgait.pipelines.driver.planning import StageTask
 from landmarkgait.pipelines.errors import PipelineError, TrackingUnavailable
+from landmarkgait.pipelines.plan_types import StageTask
 from landmarkgait.pipelines.tracking import filters
 from landmarkgait.pipelines.tracking.tags import (
     TAG_CHECKPOINT_SHA256,

@@ -18,6 +18,7 @@ from landmarkgait.data.converters.pool import DEFAULT_WORKERS, run_pool, split
 from landmarkgait.data.converters.tree import SkippedItem, TreeItem, scan_tree
 from landmarkgait.data.errors import DataError
 from landmarkgait.data.format import DEFAULT_SEQUENCES_PER_SHARD, SequenceRecord, ShardInfo, shard_file_name
+from landmarkgait.data.partition import Partition, load_partition, partition_metadata
 from landmarkgait.data.staging import check_destination, staging_dir
 from landmarkgait.data.writer import assemble_dataset, write_shard
 
@@ -53,6 +54,7 @@ class ConversionKeywords(TypedDict, total=False):
     sequences_per_shard: int
     overwrite: bool
     strict: bool
+    partition: Path | None
 
 
 @dataclass(frozen=True)
@@ -85,14 +87,17 @@ def convert_tree(
     sequences_per_shard: int = DEFAULT_SEQUENCES_PER_SHARD,
     overwrite: bool = False,
     strict: bool = False,
+    partition: Path | None = None,
 ) -> ConversionReport:
     """Convert ``src/<subject>/<type>/<view>/*<suffix>`` into the dataset ``out`` with a process pool.
 
     ``name`` defaults to the name of ``out``; items that cannot be converted are skipped and
-    reported, or fail the run with ``strict``.
+    reported, or fail the run with ``strict``. ``partition``: an OpenGait partition JSON file
+    (Gait3D's with its PROBE_SET, GREW's, ...) the dataset records as its own split.
     """
     src, out = Path(src), Path(out)
     check_destination(out, overwrite=overwrite, source=src)
+    recorded = load_partition(partition) if partition is not None else None  # before any work
     items, skipped = scan_tree(src, input_format.suffix)
     worker_arguments = input_format.worker_arguments(items)
     with staging_dir(out) as staging:
@@ -116,6 +121,7 @@ def convert_tree(
             source=f"{input_format.source_kind}:{src.resolve()}",
             overwrite=overwrite,
             strict=strict,
+            partition=recorded,
         )
 
 
@@ -131,10 +137,12 @@ def finish_conversion(
     source: str,
     overwrite: bool,
     strict: bool,
+    partition: Partition | None = None,
 ) -> ConversionReport:
     """Report the skipped items, enforce ``strict`` and assemble the chunks' shards in ``staging`` as ``out``.
 
     The common end of every converter, whatever ran its chunks (a process pool or Ray tasks).
+    A ``partition`` is stored in the metadata, where ``resolve_partition`` finds it.
     """
     skipped = sorted(
         [*skipped, *(item for result in results for item in result.skipped)], key=lambda item: item.location
@@ -155,9 +163,8 @@ def finish_conversion(
         out,
         name=name or out.name,
         source=source,
-        extra_metadata={
-            "conversion": {**extra, "skipped_sequences": len(skipped), "dropped_frames": dropped}
-        },
+        extra_metadata={"conversion": {**extra, "skipped_sequences": len(skipped), "dropped_frames": dropped}}
+        | ({"partition": partition_metadata(partition)} if partition is not None else {}),
         overwrite=overwrite,
     )
     return ConversionReport(

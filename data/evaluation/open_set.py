@@ -1,8 +1,9 @@
 """Open probe / gallery evaluation in the style of Gait3D and GREW: rank-k (CMC), mAP and mINP.
 
 Probes are matched against one gallery over all views at once, as OpenGait's ``evaluate_rank``
-does; ``open_set_split`` chooses probes and gallery for datasets without a view protocol. It must
-not know view tables.
+does; ``open_set_split`` chooses probes and gallery for datasets without a view protocol, and
+``open_set_statistics`` / ``open_set_scalars`` are the steps Gait3D, GREW and CCPG's
+re-identification rule share. It must not know view tables.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import numpy as np
 import torch
 
 from landmarkgait.data.errors import DataError
-from landmarkgait.data.evaluation.labelled import prepare_inputs
-from landmarkgait.data.evaluation.ranking import PartGallery, probe_chunks, rank_statistics
+from landmarkgait.data.evaluation.labelled import LabelledEmbeddings, prepare_inputs
+from landmarkgait.data.evaluation.names import OPEN_RANKS
+from landmarkgait.data.evaluation.ranking import PartGallery, RankStatistics, probe_chunks, rank_statistics
 from landmarkgait.data.evaluation.results import GaitEvaluation
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,8 @@ def evaluate_open_set(
     gallery_mask: Sequence[bool] | np.ndarray | None = None,
     *,
     metric: str = "euc",
-    ranks: Sequence[int] = (1, 5, 10),
+    ranks: Sequence[int] = OPEN_RANKS,
+    protocol: str = "open",
 ) -> GaitEvaluation:
     """Gait3D / GREW-style probe vs gallery: rank-k (CMC), mAP and mINP over all views at once.
 
@@ -85,27 +88,75 @@ def evaluate_open_set(
             )
         if not mask.any():
             raise DataError(f"{name} selects no sequence")
+    stats = open_set_statistics(data, np.flatnonzero(probe), np.flatnonzero(gallery_), metric)
+    scalars = open_set_scalars(stats, ranks, protocol=protocol)
+    return GaitEvaluation(protocol=protocol, metric=metric, scalars=scalars)
+
+
+def open_set_statistics(
+    data: LabelledEmbeddings,
+    probe_index: np.ndarray,
+    gallery_index: np.ndarray,
+    metric: str,
+    *,
+    exclude_same_view: bool = False,
+) -> RankStatistics:
+    """Per-probe rank statistics (on the CPU) of the rows ``probe_index`` against the gallery rows
+    ``gallery_index`` of all views, streamed in probe chunks.
+
+    ``exclude_same_view`` takes each probe's own subject's sequences of its own view out of its
+    ranking (the re-identification rule of CCPG's ``evaluate_many``: same person, same camera).
+    """
+    if probe_index.size == 0 or gallery_index.size == 0:
+        raise DataError(f"no {'probe' if probe_index.size == 0 else 'gallery'} sequences to rank")
     device = data.embeddings.device
-    gallery_index = torch.as_tensor(np.flatnonzero(gallery_), device=device)
-    gallery = PartGallery(data.embeddings, metric, index=gallery_index)
-    gallery_ids = data.subject_ids[gallery_index]
-    probe_index = np.flatnonzero(probe)
-    first_hits, precisions, penalties = [], [], []
+    gallery_rows = torch.as_tensor(gallery_index, device=device)
+    gallery = PartGallery(data.embeddings, metric, index=gallery_rows)
+    gallery_ids = data.subject_ids[gallery_rows]
+    if exclude_same_view:
+        _, view_codes = np.unique(data.views, return_inverse=True)
+        view_ids = torch.as_tensor(view_codes.reshape(-1), device=device)
+        gallery_views = view_ids[gallery_rows]
+    parts: list[RankStatistics] = []
     for chunk in probe_chunks(probe_index.size, gallery):
         rows = torch.as_tensor(probe_index[chunk], device=device)
         matches = data.subject_ids[rows][:, None] == gallery_ids[None, :]
-        stats = rank_statistics(gallery.distance(data.embeddings, rows), matches)
-        valid = stats.has_match
-        first_hits.append(stats.first_hit[valid].cpu())
-        precisions.append(stats.average_precision[valid].double().cpu())
-        penalties.append(stats.inverse_negative_penalty[valid].double().cpu())
-    first_hit = torch.cat(first_hits)
-    if first_hit.numel() == 0:
+        excluded = (
+            matches & (view_ids[rows][:, None] == gallery_views[None, :]) if exclude_same_view else None
+        )
+        parts.append(rank_statistics(gallery.distance(data.embeddings, rows), matches, excluded))
+    return RankStatistics.concatenate(parts)
+
+
+def open_set_scalars(
+    stats: RankStatistics,
+    ranks: Sequence[int],
+    *,
+    protocol: str,
+    skip_unmatched: bool = True,
+    with_map: bool = True,
+) -> dict[str, float]:
+    """``rank<k>`` (percent of probes whose subject is among the first k), and ``mAP``, ``mINP``.
+
+    ``skip_unmatched`` (OpenGait's ``evaluate_rank``): probes without a gallery sequence of their
+    subject count nowhere; otherwise (``evaluate_real_scene``) they count as misses in rank-k.
+    mAP and mINP always average over the probes that have a match.
+    """
+    matched = stats.has_match
+    if not bool(matched.any()) and (skip_unmatched or with_map):
         raise DataError("no probe subject appears in the gallery")
-    skipped = probe_index.size - first_hit.numel()
+    skipped = int((~matched).sum())
     if skipped:
-        log.info("open-set evaluation: %d probes have no gallery sequence of their subject; skipped", skipped)
-    scalars = {f"rank{rank}": 100.0 * float((first_hit < rank).double().mean()) for rank in ranks}
-    scalars["mAP"] = 100.0 * float(torch.cat(precisions).mean())
-    scalars["mINP"] = 100.0 * float(torch.cat(penalties).mean())
-    return GaitEvaluation(protocol="open", metric=metric, scalars=scalars)
+        log.info(
+            "%s evaluation: %d probes have no gallery sequence of their subject; %s",
+            protocol,
+            skipped,
+            "skipped" if skip_unmatched else "counted as misses",
+        )
+    counted = matched if skip_unmatched else torch.ones_like(matched)
+    hits = {rank: (matched & (stats.first_hit < rank))[counted] for rank in ranks}
+    scalars = {f"rank{rank}": 100.0 * float(hit.double().mean()) for rank, hit in hits.items()}
+    if with_map:
+        scalars["mAP"] = 100.0 * float(stats.average_precision[matched].double().mean())
+        scalars["mINP"] = 100.0 * float(stats.inverse_negative_penalty[matched].double().mean())
+    return scalars

@@ -52,14 +52,24 @@ def format_rank1_table(evaluation: GaitEvaluation) -> str:
 
 
 def write_csv(evaluation: GaitEvaluation, path: Path) -> Path:
-    """Write every cell (and per-view / overall means) as rows of a CSV file, atomically."""
+    """Write every cell (and per-view / overall means) as rows of a CSV file, atomically.
+
+    Tables with rank-k cells besides rank-1 (SUSTech1K's rank-5) add a ``rank<k>`` column each.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
+    extra_ranks = sorted({rank for table in evaluation.tables for rank in table.ranks})
     if evaluation.tables:
         writer.writerow(
             ["condition", "probe_view", "gallery_view", "rank1", "mAP", "num_probes", "identical_view"]
+            + [f"rank{rank}" for rank in extra_ranks]
         )
     for table in evaluation.tables:
+        per_view = {rank: table.rank_per_view(rank) for rank in table.ranks}
+
+        def extra(cells: dict[int, float], table: ViewTable = table) -> list[str]:
+            return [_csv_number(cells[rank]) if rank in table.ranks else "" for rank in extra_ranks]
+
         for row, view in enumerate(table.probe_views):
             for column, gallery_view in enumerate(table.gallery_views):
                 writer.writerow(
@@ -71,6 +81,7 @@ def write_csv(evaluation: GaitEvaluation, path: Path) -> Path:
                         _csv_number(table.mean_ap[row, column]),
                         int(table.num_probes[row]),
                         view == gallery_view,
+                        *extra({rank: cells[row, column] for rank, cells in table.ranks.items()}),
                     ]
                 )
             writer.writerow(
@@ -82,11 +93,13 @@ def write_csv(evaluation: GaitEvaluation, path: Path) -> Path:
                     _csv_number(table.map_per_view[row]),
                     int(table.num_probes[row]),
                     False,
+                    *extra({rank: values[row] for rank, values in per_view.items()}),
                 ]
             )
         total = int(table.num_probes.sum())
         row_values = [_csv_number(table.rank1_mean), _csv_number(table.map_mean), total, False]
-        writer.writerow([table.condition, "mean", "mean", *row_values])
+        means = {rank: table.rank_mean(rank) for rank in table.ranks}
+        writer.writerow([table.condition, "mean", "mean", *row_values, *extra(means)])
     if evaluation.scalars:
         writer.writerow(["metric", "value"])
         for name, value in evaluation.scalars.items():

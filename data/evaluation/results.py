@@ -11,10 +11,14 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from landmarkgait.data.evaluation.outputs import format_rank1_table, write_csv, write_heatmap_png
+
+if TYPE_CHECKING:
+    from landmarkgait.data.evaluation.submission import Submission
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class ViewTable:
     rank1: np.ndarray
     mean_ap: np.ndarray
     num_probes: np.ndarray  # [V_probe]
+    ranks: Mapping[int, np.ndarray] = field(default_factory=dict)  # rank-k cells for k > 1 (SUSTech1K)
 
     def _excluded(self) -> np.ndarray:
         return np.array([[p == g for g in self.gallery_views] for p in self.probe_views], dtype=bool)
@@ -61,6 +66,19 @@ class ViewTable:
     def map_mean(self) -> float:
         return _nanmean(self.map_per_view)
 
+    def rank_per_view(self, rank: int) -> np.ndarray:
+        """Mean rank-``rank`` of each probe view over the other gallery views ``[V_probe]``."""
+        return self._per_view(self.rank1 if rank == 1 else self.ranks[rank])
+
+    def rank_mean(self, rank: int) -> float:
+        """A condition's rank-``rank``: the mean of its probe views' means."""
+        return _nanmean(self.rank_per_view(rank))
+
+    @property
+    def rank1_with_identical_views(self) -> float:
+        """Mean rank-1 over every cell, identical views included (CCPG's second figure)."""
+        return _nanmean(self.rank1.reshape(-1))
+
 
 def _nanmean(values: np.ndarray) -> float:
     finite = values[np.isfinite(values)]
@@ -75,6 +93,7 @@ class GaitEvaluation:
     metric: str
     tables: tuple[ViewTable, ...] = ()
     scalars: Mapping[str, float] = field(default_factory=dict)
+    submission: Submission | None = None  # GREW's challenge file, when the test set holds its probes
 
     def summary(self) -> dict[str, float]:
         """Flat metrics: ``rank1/NM``, ``mAP/NM``, per probe view ``rank1/NM/000``, open-set ``rank1`` ..."""
@@ -82,12 +101,17 @@ class GaitEvaluation:
         for table in self.tables:
             result[f"rank1/{table.condition}"] = table.rank1_mean
             result[f"mAP/{table.condition}"] = table.map_mean
+            for rank in table.ranks:
+                result[f"rank{rank}/{table.condition}"] = table.rank_mean(rank)
         for table in self.tables:
             for view, rank1, mean_ap in zip(
                 table.probe_views, table.rank1_per_view, table.map_per_view, strict=True
             ):
                 result[f"rank1/{table.condition}/{view}"] = float(rank1)
                 result[f"mAP/{table.condition}/{view}"] = float(mean_ap)
+            for rank in table.ranks:
+                for view, value in zip(table.probe_views, table.rank_per_view(rank), strict=True):
+                    result[f"rank{rank}/{table.condition}/{view}"] = float(value)
         result |= {name: float(value) for name, value in self.scalars.items()}
         return result
 

@@ -267,7 +267,7 @@ def generate_dataset(
 ) -> Path:
     """Generate the dataset at ``out`` with one Ray task per subject shard, then assemble it.
 
-    Runs in the caller's Ray session (``landmarkgait.pipelines.driver.ray_runtime.ray_session``,
+    Runs in the caller's Ray session (``landmarkgait.pipelines.runtime.ray_runtime.ray_session``,
     the one way this project starts Ray, on loopback only), keeping at most ``config.workers``
     tasks in flight. The result is byte-identical for the same config whatever the number of
     workers, and with or without ``ground_truth``, which also writes ``<out>.ground_truth/``

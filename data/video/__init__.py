@@ -13,5 +13,5 @@
 
 It must not define the format, the pretreatment (``landmarkgait.data.pretreatment``) or the walker
 (``landmarkgait.data.synth``), nor start Ray: callers run it inside
-``landmarkgait.pipelines.driver.ray_runtime.ray_session``. Importing it imports nothing.
+``landmarkgait.pipelines.runtime.ray_runtime.ray_session``. Importing it imports nothing.
 """

@@ -4,7 +4,7 @@ Why a module of its own: the video conversion and the synthetic video generator 
 as Ray tasks and both must stop every task before their caller discards its staging directory
 (a task still writing into it could leave files behind). A task raising ``DataError`` ends the
 run with that one-line error, not with Ray's wrapped traceback. It must not start Ray: callers run
-inside ``landmarkgait.pipelines.driver.ray_runtime.ray_session``.
+inside ``landmarkgait.pipelines.runtime.ray_runtime.ray_session``.
 """
 
 from __future__ import annotations

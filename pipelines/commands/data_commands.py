@@ -28,6 +28,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the dataset conversion and inspection commands under ``landmarkgait data``."""
     convert_pkl = add_command(subparsers, "convert-pkl", _convert_pkl)
     _add_conversion_arguments(convert_pkl, "OpenGait pickle tree")
+    convert_pkl.add_argument(
+        "--pkl-in-use",
+        type=int,
+        metavar="N",
+        help="a sequence's pickle holding its silhouettes, by position in name order, for trees with "
+        "several per sequence (OpenGait's data_in_use: CCPG 0, SUSTech1K 6)",
+    )
 
     convert_frames = add_command(subparsers, "convert-frames", _convert_frames)
     _add_conversion_arguments(convert_frames, "raw frame tree")
@@ -60,6 +67,12 @@ def _add_conversion_arguments(parser: argparse.ArgumentParser, source: str) -> N
     parser.add_argument("dst", type=Path, metavar="DST", help="Parquet dataset directory to create")
     add_dataset_output_arguments(parser)
     _add_worker_arguments(parser)
+    parser.add_argument(
+        "--partition",
+        type=Path,
+        metavar="JSON",
+        help="OpenGait partition file the dataset records as its split (e.g. Gait3D.json with its PROBE_SET)",
+    )
 
 
 def add_dataset_output_arguments(parser: argparse.ArgumentParser) -> None:
@@ -97,6 +110,7 @@ def _conversion_options(args: argparse.Namespace) -> dict[str, Any]:
         "sequences_per_shard": args.sequences_per_shard,
         "overwrite": args.overwrite,
         "strict": args.strict,
+        "partition": args.partition,
     }
 
 
@@ -107,7 +121,9 @@ def _convert_pkl(args: argparse.Namespace) -> int:
     Parquet dataset at DST. Pickles are read with a restricted unpickler that admits numpy arrays only;
     anything else is skipped and reported with the file's name.
     """
-    print_conversion(convert_pkl_tree(args.src, args.dst, **_conversion_options(args)))
+    print_conversion(
+        convert_pkl_tree(args.src, args.dst, pkl_in_use=args.pkl_in_use, **_conversion_options(args))
+    )
     return 0
 
 

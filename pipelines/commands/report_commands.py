@@ -41,6 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     report.add_argument("--overwrite", action="store_true", help="replace DIR if it holds an earlier report")
     report.add_argument(
+        "--matrix",
+        action="store_true",
+        help="instead, the trained-on x tested-on matrix of the experiments' runs and their evaluations "
+        "on other datasets (evaluate CONFIG --run RUN): matrix.md, matrix.csv, matrix.png, in MLflow too",
+    )
+    report.add_argument(
         "--tracking-uri",
         help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else the local sqlite store)",
     )
@@ -59,6 +65,10 @@ def _report(args: argparse.Namespace) -> int:
     same dataset and protocol once and kept as its own MLflow run. With --sweep, the files are also
     logged to the sweep run under report/.
     """
+    if args.matrix:
+        from landmarkgait.pipelines.commands.matrix_commands import report_matrix
+
+        return report_matrix(args)
     from landmarkgait.data.destination import check_destination
     from landmarkgait.data.keys import key_problem
     from landmarkgait.data.quoting import printable_lines, quote_value

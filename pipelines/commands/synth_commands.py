@@ -102,7 +102,7 @@ def _synth(args: argparse.Namespace) -> int:
 
     if args.ground_truth:
         check_destination(ground_truth_path(args.out), overwrite=args.overwrite)
-    from landmarkgait.pipelines.driver.ray_runtime import ray_session
+    from landmarkgait.pipelines.runtime.ray_runtime import ray_session
 
     started = time.perf_counter()
     with ray_session(num_cpus=config.workers, include_dashboard=False):  # loopback-only local Ray
@@ -137,7 +137,7 @@ def _synth_ground_truth(args: argparse.Namespace) -> int:
         raise DataError(f"--workers must be >= 1, got {args.workers}")
     synth_config_of(read_metadata(args.dataset), args.dataset)  # before Ray is even imported
     check_destination(ground_truth_path(args.dataset), overwrite=args.overwrite)
-    from landmarkgait.pipelines.driver.ray_runtime import ray_session
+    from landmarkgait.pipelines.runtime.ray_runtime import ray_session
 
     started = time.perf_counter()
     with ray_session(num_cpus=args.workers, include_dashboard=False):  # loopback-only local Ray

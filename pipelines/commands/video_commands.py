@@ -115,7 +115,7 @@ def _convert_video(args: argparse.Namespace) -> int:
     items = resolve_videos(args.src, subject=args.subject, type_=args.type_, view=args.view)
     check_destination(args.dst, overwrite=args.overwrite, source=args.src)  # before Ray starts
     from landmarkgait.data.video.convert import convert_videos
-    from landmarkgait.pipelines.driver.ray_runtime import ray_session
+    from landmarkgait.pipelines.runtime.ray_runtime import ray_session
 
     started = time.perf_counter()
     with ray_session(args.ray_address, include_dashboard=False):
@@ -152,7 +152,7 @@ def _synth_videos(args: argparse.Namespace) -> int:
     config = SynthConfig(seed=args.seed, workers=args.workers, **{k: v for k, v in chosen.items() if v})
     settings = VideoSettings(args.width, args.height, args.fps, args.lead_in, args.container)
     check_destination(args.out, overwrite=args.overwrite)
-    from landmarkgait.pipelines.driver.ray_runtime import ray_session
+    from landmarkgait.pipelines.runtime.ray_runtime import ray_session
 
     started = time.perf_counter()
     with ray_session(num_cpus=args.workers, include_dashboard=False):

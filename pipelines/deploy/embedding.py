@@ -213,7 +213,7 @@ def embed(
 ) -> EmbeddingReport:
     """Embed ``dataset`` with recognition run ``run``'s network into ``out`` (a Ray Data job on the
     running Ray, ``ray_address``, or a local loopback-only Ray)."""
-    from landmarkgait.pipelines.driver.ray_runtime import ray_session
+    from landmarkgait.pipelines.runtime.ray_runtime import ray_session
 
     check_destination(Path(out), overwrite=overwrite, source=Path(dataset))
     trained = open_trained_run(run, tracking_uri)

@@ -14,13 +14,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from landmarkgait.data.evaluation.protocols import evaluate_protocol
+from landmarkgait.data.evaluation.protocols import evaluate_protocol, protocol_probe_keys
+from landmarkgait.data.reader import SilhouetteDataset
 from landmarkgait.pipelines.config import PipelineConfig
 from landmarkgait.pipelines.deploy.gallery import read_embeddings
-from landmarkgait.pipelines.deploy.trained_run import finished_recognition_run
 from landmarkgait.pipelines.driver.datasets import describe_dataset
 from landmarkgait.pipelines.driver.run import PipelineOutcome, code_version, summarise
 from landmarkgait.pipelines.errors import PipelineError
+from landmarkgait.pipelines.tracking.finished_runs import finished_recognition_run
 from landmarkgait.pipelines.tracking.tags import TAG_CODE, TAG_EVALUATED_RUN, TAG_KIND, TAG_STAGE
 from landmarkgait.pipelines.tracking.tracker import Tracker
 from landmarkgait.pipelines.worker.evaluation import log_evaluation_artifacts
@@ -58,6 +59,9 @@ def evaluate_precomputed(
         types=[embeddings.types[i] for i in keep],
         views=[embeddings.views[i] for i in keep],
         metric=config.evaluation.metric,
+        probe_keys=protocol_probe_keys(
+            config.evaluation.protocol, SilhouetteDataset(dataset_path), config.data.partition
+        ),
     )
     target = tracker.create_run(
         name=f"evaluation of {Path(embeddings_path).name}",

@@ -24,11 +24,10 @@ from landmarkgait.data.quoting import quote_value
 from landmarkgait.models.build import build_model
 from landmarkgait.models.checkpoint import load_opengait_checkpoint, model_state, read_checkpoint
 from landmarkgait.models.recognition import classifier_classes
-from landmarkgait.models.registry import STAGE_SPECS
 from landmarkgait.pipelines.config import ModelSection, PipelineConfig, TrackingSection
 from landmarkgait.pipelines.errors import PipelineError
+from landmarkgait.pipelines.tracking.finished_runs import finished_recognition_run
 from landmarkgait.pipelines.tracking.location import resolve_tracking_uri
-from landmarkgait.pipelines.tracking.records import RunRecord
 from landmarkgait.pipelines.tracking.tags import TAG_DATA, TAG_ITERATION, TAG_STAGE
 from landmarkgait.pipelines.tracking.tracker import Tracker
 
@@ -74,23 +73,6 @@ def build_trained_network(
     network = build_model(stage, model.preset, cpu_kernels=cpu_kernels, **kwargs)
     load_opengait_checkpoint(network, checkpoint, strict=True)
     return network.eval()
-
-
-def finished_recognition_run(
-    tracker: Tracker, run_reference: str, stages: Collection[str] | None = None
-) -> RunRecord:
-    """The run ``run_reference`` names, if it is a finished stage run that evaluates (recognition,
-    holistic) or, given ``stages``, of one of those; else ``PipelineError`` in one line naming it,
-    its stage and status."""
-    run = tracker.get_run(run_reference)
-    stage = run.tags.get(TAG_STAGE, "")
-    wanted = stage in stages if stages is not None else stage in STAGE_SPECS and STAGE_SPECS[stage].evaluates
-    if not wanted or run.status != "FINISHED":
-        raise PipelineError(
-            f"run {run.run_id} is not a finished {'/'.join(stages) if stages else 'recognition'} stage run "
-            f"(stage {stage or 'none'!r}, status {run.status})"
-        )
-    return run
 
 
 def open_trained_run(

@@ -86,7 +86,7 @@ def checked_cluster(
     if not needed:
         yield
         return
-    from landmarkgait.pipelines.driver.ray_runtime import ray_session
+    from landmarkgait.pipelines.runtime.ray_runtime import ray_session
 
     with ray_session(ray_address):
         check_connected_cluster(scaling, extra_cpus)

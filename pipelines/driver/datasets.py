@@ -14,9 +14,9 @@ from landmarkgait.data.format import read_metadata
 from landmarkgait.data.partition import resolve_partition
 from landmarkgait.data.reader import SilhouetteDataset
 from landmarkgait.pipelines.config import DataSection
-from landmarkgait.pipelines.driver.planning import DataIdentity
-from landmarkgait.pipelines.driver.ray_runtime import ray_session
 from landmarkgait.pipelines.errors import PipelineError
+from landmarkgait.pipelines.plan_types import DataIdentity
+from landmarkgait.pipelines.runtime.ray_runtime import ray_session
 
 log = logging.getLogger(__name__)
 

@@ -20,22 +20,18 @@ import landmarkgait
 from landmarkgait.data.atomic import check_writable
 from landmarkgait.models.registry import STAGES, stage_spec
 from landmarkgait.pipelines.config import PipelineConfig
-from landmarkgait.pipelines.deploy.trained_run import finished_recognition_run
 from landmarkgait.pipelines.driver.cluster_fit import check_connected_cluster, checked_cluster
 from landmarkgait.pipelines.driver.datasets import describe_dataset, ensure_dataset
 from landmarkgait.pipelines.driver.description import pipeline_description, set_description
-from landmarkgait.pipelines.driver.planning import (
-    DataIdentity,
-    StageTask,
-    pipeline_run_name,
-    plan_pipeline,
-)
-from landmarkgait.pipelines.driver.ray_runtime import ray_session
+from landmarkgait.pipelines.driver.planning import pipeline_run_name, plan_pipeline
 from landmarkgait.pipelines.driver.run_lock import exclusive_run
 from landmarkgait.pipelines.driver.train_job import fit_reporting_fatal
 from landmarkgait.pipelines.errors import PipelineError
 from landmarkgait.pipelines.log_setup import verbose
+from landmarkgait.pipelines.plan_types import DataIdentity, StageTask
 from landmarkgait.pipelines.report.collect import evaluation_of, method_label
+from landmarkgait.pipelines.runtime.ray_runtime import ray_session
+from landmarkgait.pipelines.tracking.finished_runs import finished_recognition_run
 from landmarkgait.pipelines.tracking.tags import (
     TAG_CODE,
     TAG_DATA,

@@ -14,9 +14,10 @@ from typing import Any
 from ray.train import FailureConfig, LoggingConfig, RunConfig, ScalingConfig, WorkerGroupError
 from ray.train.torch import TorchTrainer
 
-from landmarkgait.pipelines.driver.rendezvous import LoopbackStoreTorchConfig
 from landmarkgait.pipelines.errors import USER_ERRORS, PipelineError
 from landmarkgait.pipelines.log_setup import ray_train_log_level
+from landmarkgait.pipelines.runtime.ray_internals import wrapped_worker_exception
+from landmarkgait.pipelines.runtime.rendezvous import LoopbackStoreTorchConfig
 from landmarkgait.pipelines.tracking.tags import TAG_ERROR, TAG_FATAL
 from landmarkgait.pipelines.tracking.tracker import Tracker
 from landmarkgait.pipelines.worker.job import WorkerJob
@@ -77,7 +78,7 @@ def worker_user_error(error: WorkerGroupError) -> Exception | None:
     """The first worker failure that is a user error (one line by design), if any."""
     for failure in error.worker_failures.values():
         # Ray Train keeps a worker's exception inside a wrapper holding its traceback text.
-        for candidate in (failure, getattr(failure, "_base_exc", None)):
+        for candidate in (failure, wrapped_worker_exception(failure)):
             if isinstance(candidate, USER_ERRORS):
                 return candidate
     return None

@@ -20,7 +20,8 @@ Series = Sequence[tuple[int, float]]
 CURVE_COLUMNS = 3
 
 
-def _png(figure) -> bytes:
+def figure_png(figure) -> bytes:
+    """A matplotlib figure as PNG bytes, closed afterwards (every chart of the report goes through here)."""
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
@@ -70,7 +71,7 @@ def rank1_bar_chart(rows: Sequence[MethodResult], conditions: Sequence[str], tit
     axes.set_title(title, fontsize=10)
     axes.legend(fontsize=8, loc="upper right")
     axes.grid(axis="y", alpha=0.3)
-    return _png(figure)
+    return figure_png(figure)
 
 
 def learning_curves(curves: Mapping[str, Sequence[Mapping[str, Series]]], title: str) -> bytes:
@@ -118,4 +119,4 @@ def learning_curves(curves: Mapping[str, Sequence[Mapping[str, Series]]], title:
         labelled[0].legend(fontsize=7)
     figure.suptitle(title, fontsize=10)
     figure.tight_layout()
-    return _png(figure)
+    return figure_png(figure)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from landmarkgait.data.evaluation.names import CASIA_B_PROBES, OUMVLP_PROBES
+from landmarkgait.data.evaluation.names import CONDITIONS_BY_PROTOCOL
 from landmarkgait.models.presets import resolve_config
 from landmarkgait.models.registry import STAGE_SPECS
 from landmarkgait.pipelines.errors import PipelineError
@@ -23,7 +23,7 @@ from landmarkgait.pipelines.tracking.records import RunRecord
 from landmarkgait.pipelines.tracking.tags import TAG_DATA, TAG_STAGE, TAG_SWEPT, TAG_TRIAL
 from landmarkgait.pipelines.tracking.tracker import Tracker
 
-CONDITIONS: dict[str, tuple[str, ...]] = {"casia_b": tuple(CASIA_B_PROBES), "oumvlp": tuple(OUMVLP_PROBES)}
+CONDITIONS: dict[str, tuple[str, ...]] = CONDITIONS_BY_PROTOCOL
 # Ground-truth quality shown next to rank-1 (percent): column -> the metric stage runs log as a
 # fraction (``worker.stage_quality``): keypoint error in % of the torso length, part mIoU in %.
 QUALITY_COLUMNS: dict[str, str] = {"keypoint error": KEYPOINT_ERROR, "part mIoU": PART_MIOU}
@@ -41,6 +41,7 @@ class MethodRow:
     start_time: int = 0
     seed: int | None = None  # the pipeline seed (None: not known, e.g. a row of an old report CSV)
     quality: Mapping[str, float] = field(default_factory=dict)  # percent, by ``QUALITY_COLUMNS`` name
+    stage_run_ids: Mapping[str, str] = field(default_factory=dict)  # stage -> run id, for stage curves
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,7 @@ def collect_rows(
             start_time=pipeline_run.start_time,
             seed=run_seed(stage_run.params),
             quality=ground_truth_quality(tracker, pipeline_run, stage_run),
+            stage_run_ids=pipeline_run.stage_links(),
         )
         collected.rows.append(row)
     return collected

@@ -66,6 +66,11 @@ class MethodResult:
     def curve_run_ids(self) -> list[str]:
         return [run.curve_run_id for run in self.runs if run.curve_run_id]
 
+    @property
+    def stage_run_ids(self) -> list[Mapping[str, str]]:
+        """Each run's ``{stage: run id}`` (none for a row of a merged CSV)."""
+        return [run.stage_run_ids for run in self.runs if run.stage_run_ids]
+
 
 def seed_key(row: MethodRow) -> tuple[str, str]:
     """What makes two runs of a method the same repeat: their seed; a run of unknown seed (an old

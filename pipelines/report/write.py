@@ -19,7 +19,7 @@ from landmarkgait.data.atomic import write_atomic
 from landmarkgait.data.staging import publish_directory, staging_dir
 from landmarkgait.pipelines.errors import PipelineError
 from landmarkgait.pipelines.report.baseline import gei_row
-from landmarkgait.pipelines.report.charts import learning_curves, rank1_bar_chart
+from landmarkgait.pipelines.report.charts import Series, learning_curves, rank1_bar_chart
 from landmarkgait.pipelines.report.collect import CONDITIONS
 from landmarkgait.pipelines.report.repeats import MethodResult, aggregate, method_result
 from landmarkgait.pipelines.report.sources import RunSource, gather
@@ -37,6 +37,17 @@ CURVE_METRICS = (
     "eval/rank1/NM",
     "eval/rank1/BG",
     "eval/rank1/CL",
+)
+
+# What the stage curves show: how well stages 1-2 (and recognition, which fine-tunes LandmarkNet)
+# match the synthetic ground truth as they train, logged at every eval_iter (stage, metric).
+STAGE_CURVE_METRICS = (
+    ("landmark", "quality/keypoint_error"),
+    ("parsing", "quality/keypoint_error"),
+    ("parsing", "quality/part_miou"),
+    ("parsing", "quality/part_iou/head"),
+    ("recognition", "quality/part_miou"),
+    ("recognition", "quality/part_iou/head"),
 )
 
 
@@ -100,6 +111,9 @@ def write_report(
     }
     if curves:  # none when every run comes from a merged CSV
         contents["learning_curves.png"] = learning_curves(curves, title)
+    stage_curves = stage_quality_curves(tracker, rows)
+    if stage_curves:  # none without ground truth beside the dataset
+        contents["stage_curves.png"] = learning_curves(stage_curves, f"{title}: against the ground truth")
     with staging_dir(out) as staging:  # the folder appears complete, marked as ours, or not at all
         for name, content in contents.items():
             write_atomic(staging / name, content)
@@ -109,3 +123,21 @@ def write_report(
     files = {name: out / name for name in contents}
     log.info("report of %d methods written to %s", len(rows), out)
     return Report(rows=rows, conditions=conditions, markdown=markdown, files=files)
+
+
+def stage_quality_curves(
+    tracker: Tracker, rows: Sequence[MethodResult]
+) -> dict[str, list[dict[str, Series]]]:
+    """Per method, per run: ``{"stage: metric": history}`` of ``STAGE_CURVE_METRICS`` that were
+    logged more than once (a single end-of-stage value is in the table, not a curve)."""
+    curves: dict[str, list[dict[str, Series]]] = {}
+    for row in rows:
+        for links in row.stage_run_ids:
+            series = {
+                f"{stage}: {metric}": history
+                for stage, metric in STAGE_CURVE_METRICS
+                if stage in links and len(history := tracker.metric_history(links[stage], metric)) > 1
+            }
+            if series:
+                curves.setdefault(row.method, []).append(series)
+    return curves

@@ -25,10 +25,10 @@ from ray import tune
 
 from landmarkgait.data.atomic import write_atomic
 from landmarkgait.pipelines.driver.cluster_fit import checked_cluster
-from landmarkgait.pipelines.driver.ray_runtime import ray_session
 from landmarkgait.pipelines.driver.run import PreparedPipeline, code_version, prepare
 from landmarkgait.pipelines.errors import PipelineError
 from landmarkgait.pipelines.log_setup import verbose
+from landmarkgait.pipelines.runtime.ray_runtime import ray_session
 from landmarkgait.pipelines.sweep.config import LoadedSweep
 from landmarkgait.pipelines.sweep.leases import create_leases, release_stage_keys
 from landmarkgait.pipelines.sweep.search import (

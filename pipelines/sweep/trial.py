@@ -18,10 +18,11 @@ from ray import tune
 from ray.tune.integration.ray_train import TuneReportCallback
 
 from landmarkgait.pipelines.config import PipelineConfig
-from landmarkgait.pipelines.driver.planning import StageTask, plan_pipeline
+from landmarkgait.pipelines.driver.planning import plan_pipeline
 from landmarkgait.pipelines.driver.run import execute, prepare
 from landmarkgait.pipelines.log_setup import configure_worker_logging, verbose
 from landmarkgait.pipelines.metric_names import ITERATION
+from landmarkgait.pipelines.plan_types import StageTask
 from landmarkgait.pipelines.report.collect import method_label
 from landmarkgait.pipelines.sweep.config import LoadedSweep
 from landmarkgait.pipelines.sweep.leases import lease_plan, release_stage_keys

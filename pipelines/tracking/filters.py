@@ -97,6 +97,21 @@ def baseline_runs(name: str, fingerprint: str, protocol_tag: str) -> str:
     )
 
 
+def finished_runs(kind: str) -> str:
+    """Finished runs of one kind (``stage``, ``evaluation``, ...; ``tags.TAG_KIND``)."""
+    return all_of(tag_is(TAG_KIND, kind), FINISHED)
+
+
+def landmarkgait_runs() -> str:
+    """Runs of any kind that landmarkgait wrote (each carries ``tags.TAG_KIND``)."""
+    return f"tags.`{TAG_KIND}` LIKE '%'"
+
+
+def named(run_name: str) -> str:
+    """Runs named ``run_name`` (the name the MLflow UI shows)."""
+    return f"attributes.run_name = {quoted(run_name)}"
+
+
 def model_versions_of(run_id: str) -> str:
     """Model versions registered from one run's logged model."""
     return f"run_id = {quoted(run_id)}"

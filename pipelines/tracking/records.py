@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from landmarkgait.models.registry import STAGES
+from landmarkgait.pipelines.errors import PipelineError
 from landmarkgait.pipelines.tracking.tags import TAG_ITERATION, TAG_STAGE, TAG_STAGE_KEY, stage_link_tag
 
 if TYPE_CHECKING:
@@ -55,3 +56,13 @@ class RunRecord:
         """One line for listing candidate stage runs in an error message."""
         stage, key = self.tags.get(TAG_STAGE, "?"), self.tags.get(TAG_STAGE_KEY, "?")
         return f"{self.run_id} (stage {stage}, key {key}, {self.status}, iteration {self.iteration})"
+
+
+def parse_run_reference(reference: str) -> str:
+    """Accept a bare run id or a ``runs:/<run_id>[/path]`` URI and return the run id."""
+    if reference.startswith("runs:/"):
+        parts = [part for part in reference.removeprefix("runs:/").split("/") if part]
+        if not parts:
+            raise PipelineError(f"run reference {reference!r} has no run id (expected runs:/<run_id>)")
+        return parts[0]
+    return reference.strip()

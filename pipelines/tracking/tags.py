@@ -1,4 +1,5 @@
-"""The tags landmarkgait writes on MLflow runs: how a run says what it is and which runs it links to.
+"""The tags landmarkgait writes on MLflow runs (how a run says what it is and which runs it links
+to) and on its experiments (what kind of experiment it is).
 
 Only names live here (no MLflow import), so the planner, the workers and the sweep agree on one
 vocabulary; reading and writing them is the tracker's job.
@@ -30,6 +31,10 @@ TAG_BEST_TRIAL = "landmarkgait.sweep.best_trial_run_id"
 TAG_OUTCOME = "landmarkgait.sweep.outcome"
 TAG_PARENT = "mlflow.parentRunId"
 TAG_NOTE = "mlflow.note.content"
+# On an experiment: MLflow's record of its kind, the tag its UI's experiment-type selector writes.
+# "custom_model_development" is the kind the UI calls "Machine learning" (runs, not GenAI traces).
+TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
+EXPERIMENT_KIND_TRAINING = "custom_model_development"
 # On a pipeline (or evaluation) run while its job runs: the deterministic error a worker met (bad
 # data row, bad model config). Retrying cannot help, so the workers stop on it; the driver
 # reports it and moves it to TAG_ERROR, so a later job on the same run starts afresh.

@@ -28,14 +28,15 @@ from landmarkgait.pipelines.errors import PipelineError
 from landmarkgait.pipelines.redaction import redact_uri
 from landmarkgait.pipelines.tracking import filters
 from landmarkgait.pipelines.tracking.credentials import use_credentials
+from landmarkgait.pipelines.tracking.experiment_kind import mark_as_training
 from landmarkgait.pipelines.tracking.location import (
     is_server,
     new_experiment_artifact_root,
     resolve_tracking_uri,
 )
 from landmarkgait.pipelines.tracking.reachability import ReachableClient, set_http_retries
-from landmarkgait.pipelines.tracking.records import RunRecord
-from landmarkgait.pipelines.tracking.tags import TAG_PARENT
+from landmarkgait.pipelines.tracking.records import RunRecord, parse_run_reference
+from landmarkgait.pipelines.tracking.tags import EXPERIMENT_KIND_TRAINING, TAG_EXPERIMENT_KIND, TAG_PARENT
 
 if TYPE_CHECKING:
     from torch import nn
@@ -65,7 +66,8 @@ class Tracker:
     # -- connection ---------------------------------------------------------------------------
     @classmethod
     def connect(cls, section: TrackingSection) -> Tracker:
-        """Resolve the URI, fail fast if a server is unreachable, get or create the experiment."""
+        """Resolve the URI, fail fast if a server is unreachable, get or create the experiment
+        (as a model-training one: ``TAG_EXPERIMENT_KIND``)."""
         uri = resolve_tracking_uri(section)
         set_http_retries(section.http_retries)
         client = MlflowClient(tracking_uri=use_credentials(uri))
@@ -73,10 +75,13 @@ class Tracker:
             experiment = client.get_experiment_by_name(section.experiment)
             if experiment is None:
                 experiment_id = client.create_experiment(
-                    section.experiment, artifact_location=new_experiment_artifact_root(uri)
+                    section.experiment,
+                    artifact_location=new_experiment_artifact_root(uri),
+                    tags={TAG_EXPERIMENT_KIND: EXPERIMENT_KIND_TRAINING},
                 )
             else:
                 experiment_id = experiment.experiment_id
+                mark_as_training(client, experiment)
         except MlflowException as error:
             raise PipelineError(
                 f"MLflow tracking store {redact_uri(uri)} cannot be used: {str(error).replace(uri, redact_uri(uri))}"
@@ -113,9 +118,19 @@ class Tracker:
         return f"[{text or run_id}](#/experiments/{self.experiment_id}/runs/{run_id})"
 
     def ui_command(self) -> str:
+        """How to see this experiment's runs: the command serving the UI (for a local store) and
+        the page of the experiment's runs table.
+
+        MLflow 3.18's UI shows an experiment in the view its GenAI / Model training switch holds (a
+        browser setting, GenAI until changed; the experiment's kind tag does not move it), so the
+        page asks for the Model training view (``workflowType=machine_learning``)."""
+        page = f"/#/experiments/{self.experiment_id}/runs?workflowType=machine_learning"
         if is_server(self.tracking_uri):
-            return f"open {redact_uri(self.tracking_uri)}"
-        return f"mlflow ui --backend-store-uri {redact_uri(self.tracking_uri)} --host 127.0.0.1 --port 5000"
+            return f"open {redact_uri(self.client_uri).rstrip('/')}{page}"
+        return (
+            f"mlflow ui --backend-store-uri {redact_uri(self.tracking_uri)} --host 127.0.0.1 --port 5000, "
+            f"then open http://127.0.0.1:5000{page}"
+        )
 
     # -- writing runs -----------------------------------------------------------------------------
     def create_run(
@@ -294,6 +309,12 @@ class Tracker:
         )
         return runs[0] if runs else None
 
+    def finished_runs(self, kind: str) -> list[RunRecord]:
+        """Finished runs of one kind (``stage``, ``evaluation``, ...) of this experiment, oldest first."""
+        return self._search(
+            filters.finished_runs(kind), order_by=["attributes.start_time ASC"], max_results=10000
+        )
+
     def metric_history(self, run_id: str, key: str) -> list[tuple[int, float]]:
         """``(step, value)`` of every logged value of one metric, by step."""
         return sorted((entry.step, entry.value) for entry in self._client.get_metric_history(run_id, key))
@@ -367,16 +388,6 @@ class Tracker:
                 registered,
                 error,
             )
-
-
-def parse_run_reference(reference: str) -> str:
-    """Accept a bare run id or a ``runs:/<run_id>[/path]`` URI and return the run id."""
-    if reference.startswith("runs:/"):
-        parts = [part for part in reference.removeprefix("runs:/").split("/") if part]
-        if not parts:
-            raise PipelineError(f"run reference {reference!r} has no run id (expected runs:/<run_id>)")
-        return parts[0]
-    return reference.strip()
 
 
 def _metric_key(key: str) -> str:

@@ -15,8 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from landmarkgait.data.evaluation.protocols import evaluate_protocol
+from landmarkgait.data.evaluation.protocols import evaluate_protocol, protocol_probe_keys
 from landmarkgait.data.evaluation.results import GaitEvaluation
+from landmarkgait.data.evaluation.submission import SUBMISSION_FILE
 from landmarkgait.data.loader import iter_test_sequences
 from landmarkgait.data.reader import SilhouetteDataset
 from landmarkgait.data.transforms import silhouette_transform
@@ -86,7 +87,12 @@ def sequences_without_transport_source(
 
 
 def evaluate_embeddings(
-    dataset: SilhouetteDataset, indices: list[int], embeddings: np.ndarray, protocol: str, metric: str
+    dataset: SilhouetteDataset,
+    indices: list[int],
+    embeddings: np.ndarray,
+    protocol: str,
+    metric: str,
+    partition: str | None = None,
 ) -> GaitEvaluation:
     keys = [dataset.entries[index] for index in indices]
     return evaluate_protocol(
@@ -96,6 +102,7 @@ def evaluate_embeddings(
         types=[key.type for key in keys],
         views=[key.view for key in keys],
         metric=metric,
+        probe_keys=protocol_probe_keys(protocol, dataset, partition),
     )
 
 
@@ -130,6 +137,7 @@ def evaluate_on_workers(
             all_embeddings[order],
             job.config.evaluation.protocol,
             job.config.evaluation.metric,
+            job.config.data.partition,
         )
         summary = {f"eval/{key}": value for key, value in evaluation.summary().items()}
         summary.update(_transport_source_check(model, dataset, job))
@@ -173,6 +181,8 @@ def log_evaluation_artifacts(
         evaluation.to_csv(directory / "per_view.csv")
         evaluation.heatmap_png(directory / "per_view_heatmap.png")
         (directory / "rank1_table.txt").write_text(evaluation.format_table())
+        if evaluation.submission is not None:
+            evaluation.submission.to_csv(directory / SUBMISSION_FILE)
         for path in sorted(directory.iterdir()):
             tracker.log_artifact(run_id, path, f"evaluation/iter-{iteration:06d}")
             tracker.log_artifact(run_id, path, "evaluation/latest")

@@ -12,7 +12,7 @@ from typing import Any
 
 from landmarkgait.data.reader import SilhouetteDataset
 from landmarkgait.pipelines.config import PipelineConfig
-from landmarkgait.pipelines.driver.planning import DataIdentity, StageTask
+from landmarkgait.pipelines.plan_types import DataIdentity, StageTask
 
 RESUME_STATE_FILE = "landmarkgait_state.json"
 

@@ -1,8 +1,8 @@
 """A stage's network against the ground truth of its synthetic dataset: keypoint error, part mIoU.
 
-The stage trainer measures on rank 0 at the end of every stage whose spec lists ground truth
-(``StageSpec.ground_truth``) and at each evaluation of the recognition stage, and logs what this
-returns at that iteration (names in ``pipelines.metric_names``):
+The stage trainer measures on rank 0, in every stage whose spec lists ground truth
+(``StageSpec.ground_truth``), at each ``eval_iter`` and at the end, and logs what this returns
+at that iteration (names in ``pipelines.metric_names``):
 
 - ``quality/keypoint_error`` (landmark, parsing, recognition): a linear regressor from the
   discovered landmarks of a frame to its ground-truth joints, fitted on frames of training

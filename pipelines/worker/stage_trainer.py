@@ -34,8 +34,8 @@ from landmarkgait.models.losses import compute_losses
 from landmarkgait.models.optim import build_optimizer, build_scheduler
 from landmarkgait.models.registry import stage_spec
 from landmarkgait.pipelines.config import PipelineConfig, StageSection
-from landmarkgait.pipelines.driver.planning import DataIdentity, StageTask
 from landmarkgait.pipelines.metric_names import FRAMES_PER_S, ITERATION, LOSS_TOTAL
+from landmarkgait.pipelines.plan_types import DataIdentity, StageTask
 from landmarkgait.pipelines.tracking.tags import (
     TAG_CODE,
     TAG_DATA,
@@ -255,20 +255,23 @@ class StageTrainer:
                     self.tracker.log_metrics(self.run_id, metrics, step=iteration)
                     progress.update(iteration, metrics)
                 ray.train.report({"stage": self.stage, ITERATION: iteration, **metrics})
-            if self._evaluation_due(iteration):
-                evaluation = self._evaluate(model, dataset, iteration)
+            if self._measurement_due(iteration):
+                evaluation = self._evaluate(model, dataset, iteration) if self.spec.evaluates else {}
                 evaluation.update(self._measure_quality(model, iteration))
                 summary.update(evaluation)
-                # Its own report, so a sweep's scheduler sees rank-1 at every eval_iter.
-                ray.train.report({"stage": self.stage, ITERATION: iteration, **evaluation})
+                if evaluation:
+                    # Its own report, so a sweep's scheduler sees rank-1 at every eval_iter.
+                    ray.train.report({"stage": self.stage, ITERATION: iteration, **evaluation})
             if iteration % self.section.save_iter == 0 and iteration < self.section.total_iter:
                 self._report_checkpoint(model, optimizer, scheduler, iteration, summary, finished=False)
 
         self._finish(model, optimizer, scheduler, iteration, summary, dataset)
         return self.run_id
 
-    def _evaluation_due(self, iteration: int) -> bool:
-        if not self.spec.evaluates:
+    def _measurement_due(self, iteration: int) -> bool:
+        """At the end and every ``eval_iter``: evaluated stages are scored, and any stage with
+        ground truth is measured against it (so stages 1-2 have quality curves too)."""
+        if not (self.spec.evaluates or self.spec.ground_truth):
             return False
         every = self.section.eval_iter
         return iteration == self.section.total_iter or (every > 0 and iteration % every == 0)
@@ -345,8 +348,6 @@ class StageTrainer:
         summary: dict[str, float],
         dataset: SilhouetteDataset,
     ) -> None:
-        if not self.spec.evaluates:  # evaluated stages measured it with their last evaluation
-            summary = {**summary, **self._measure_quality(model, iteration)}
         if self.context.is_main:
             stage_outputs.log_visual_summary(self.tracker, self.run_id, unwrap(model), dataset)
             if self.spec.evaluates:

@@ -13,9 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from landmarkgait.pipelines.log_setup import verbose
-
-# Ray's handler that prints forwarded lines (``ray._private.worker``), wrapped by ours.
-RAY_PRINT_HANDLER = "ray_print_logs"
+from landmarkgait.pipelines.runtime.ray_internals import wrap_forwarded_line_printer
 
 RAY_INTERNAL_NOTICES = (
     # Ray Train creates its PreemptionWatcher actor with restarts and its arguments in the object
@@ -38,10 +36,4 @@ def hide_ray_internal_notices() -> None:
     """Drop Ray's internal notices from the forwarded output of this driver (not with ``--verbose``)."""
     if verbose():
         return
-    from ray._private.ray_logging import global_worker_stdstream_dispatcher as dispatcher
-
-    printers = [handler for name, handler in dispatcher.handlers if name == RAY_PRINT_HANDLER]
-    if not printers:  # log_to_driver off: nothing is printed anyway
-        return
-    dispatcher.remove_handler(RAY_PRINT_HANDLER)
-    dispatcher.add_handler(RAY_PRINT_HANDLER, functools.partial(_print_without_notices, printers[0]))
+    wrap_forwarded_line_printer(lambda print_lines: functools.partial(_print_without_notices, print_lines))

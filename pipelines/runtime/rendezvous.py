@@ -21,7 +21,12 @@ from datetime import timedelta
 import ray
 import torch.distributed as dist
 from ray.train.torch import TorchConfig
-from ray.train.torch.config import _set_torch_distributed_env_vars, _setup_torch_process_group, _TorchBackend
+
+from landmarkgait.pipelines.runtime.ray_internals import (
+    TorchBackend,
+    set_torch_distributed_env_vars,
+    setup_torch_process_group,
+)
 
 # Worker 0's store server and the socket it listens on: alive as long as the worker process.
 _store_server: tuple[socket.socket, dist.TCPStore] | None = None
@@ -54,17 +59,17 @@ def join_store(address: str, port: int) -> None:
     )
 
 
-class _LoopbackStoreBackend(_TorchBackend):
+class _LoopbackStoreBackend(TorchBackend):
     def on_start(self, worker_group, backend_config: LoopbackStoreTorchConfig) -> None:
         world_size = len(worker_group)
         address, port = worker_group.execute_single(0, start_store, world_size, backend_config.timeout_s)
         worker_group.execute(join_store, address, port)
-        worker_group.execute(_set_torch_distributed_env_vars)
+        worker_group.execute(set_torch_distributed_env_vars)
         ray.get(
             [
                 worker_group.execute_single_async(
                     rank,
-                    _setup_torch_process_group,
+                    setup_torch_process_group,
                     backend=backend_config.backend,
                     world_rank=rank,
                     world_size=world_size,
@@ -81,5 +86,5 @@ class LoopbackStoreTorchConfig(TorchConfig):
     """``TorchConfig`` whose rendezvous store listens on worker 0's node address only."""
 
     @property
-    def backend_cls(self) -> type[_TorchBackend]:
+    def backend_cls(self) -> type[TorchBackend]:
         return _LoopbackStoreBackend

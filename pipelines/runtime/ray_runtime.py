@@ -34,20 +34,20 @@ import socket
 from collections.abc import Iterator
 
 import ray
-from ray._private import ray_constants
 
 from landmarkgait.pipelines import signals
-from landmarkgait.pipelines.driver.ports import free_loopback_port
-from landmarkgait.pipelines.driver.ray_console import hide_ray_internal_notices
 from landmarkgait.pipelines.errors import PipelineError
+from landmarkgait.pipelines.runtime.ports import free_loopback_port
+from landmarkgait.pipelines.runtime.ray_console import hide_ray_internal_notices
+from landmarkgait.pipelines.runtime.ray_internals import (
+    API_SERVER_ENV,
+    SINGLE_NODE_ENV,
+    cluster_flag_off,
+    default_token_path,
+    new_authentication_token,
+)
 
 log = logging.getLogger(__name__)
-
-# Read by every Ray process at import (the children inherit it), and by this process through
-# ``ray_constants``, imported before a session starts.
-SINGLE_NODE_ENV = ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR
-# Read by Ray's State API clients (``ray.util.state``) before any cluster lookup.
-API_SERVER_ENV = ray_constants.RAY_API_SERVER_ADDRESS_ENVIRONMENT_VARIABLE
 
 
 @contextlib.contextmanager
@@ -67,13 +67,8 @@ def environment_variable(name: str, value: str) -> Iterator[None]:
 @contextlib.contextmanager
 def single_node_mode() -> Iterator[None]:
     """Ray's single-node mode for the block: a local Ray started in it listens on loopback only."""
-    saved_flag = ray_constants.ENABLE_RAY_CLUSTER
-    ray_constants.ENABLE_RAY_CLUSTER = False
-    try:
-        with environment_variable(SINGLE_NODE_ENV, "0"):
-            yield
-    finally:
-        ray_constants.ENABLE_RAY_CLUSTER = saved_flag
+    with cluster_flag_off(), environment_variable(SINGLE_NODE_ENV, "0"):
+        yield
 
 
 def is_loopback(address: str) -> bool:
@@ -110,10 +105,7 @@ def private_token_file() -> None:
         return
     if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
         return
-    from ray._private.authentication.authentication_token_generator import generate_new_authentication_token
-    from ray._private.authentication.authentication_token_setup import _get_default_token_path
-
-    path = _get_default_token_path()
+    path = default_token_path()
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -123,7 +115,7 @@ def private_token_file() -> None:
         log.warning("could not create Ray's token file %s (%s); Ray will create it", path, error)
         return
     with os.fdopen(descriptor, "w") as handle:
-        handle.write(generate_new_authentication_token())
+        handle.write(new_authentication_token())
 
 
 @contextlib.contextmanager
