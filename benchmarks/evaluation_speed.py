@@ -382,10 +382,12 @@ def main() -> None:
                 "(OpenGait rounds cells to 0.01)"
             )
             if args.dataset == "grew":
-                same = (Path(scratch) / "landmarkgait-submission.csv").read_text().splitlines() == (
-                    Path(scratch) / "opengait-submission.csv"
-                ).read_text().splitlines()
-                print(f"submission files: {'identical' if same else 'DIFFERENT'}")
+                ours_rows, their_rows = (
+                    (Path(scratch) / f"{side}-submission.csv").read_text().splitlines()
+                    for side in ("landmarkgait", "opengait")
+                )
+                differing = sum(a != b for a, b in zip(ours_rows, their_rows, strict=True))
+                print(f"submission files: {differing} of {len(their_rows) - 1} probe rows differ")
 
 
 if __name__ == "__main__":
